@@ -1,0 +1,10 @@
+namespace DockerProxy.Cli;
+
+/// <summary>How a flag's value is read, after Go's flag package (flag.String, flag.Int, flag.TextVar(net.IP), flag.Bool).</summary>
+internal enum FlagKind
+{
+    String,
+    Int,
+    Ip,
+    Bool,
+}

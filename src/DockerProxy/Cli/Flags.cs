@@ -1,0 +1,47 @@
+namespace DockerProxy.Cli;
+
+/// <summary>
+/// The flag surface. The first eight are the original's (moby cmd/docker-proxy/main_linux.go,
+/// parseFlags), with its defaults; the rest are ours and can also be set by environment,
+/// because dockerd passes its environment to the proxy but offers no way to add flags.
+/// </summary>
+internal static class Flags
+{
+    internal const string Proto = "proto";
+    internal const string HostIp = "host-ip";
+    internal const string HostPort = "host-port";
+    internal const string ContainerIp = "container-ip";
+    internal const string ContainerPort = "container-port";
+    internal const string UseListenFd = "use-listen-fd";
+    internal const string Version = "version";
+    internal const string VersionShort = "v";
+    internal const string LogLevel = "log-level";
+    internal const string LogFormat = "log-format";
+
+    internal static readonly FlagSpec[] All =
+    [
+        new(Proto, FlagKind.String, "proxy protocol: tcp, udp or sctp", "PROTO", "tcp"),
+        new(HostIp, FlagKind.Ip, "host ip to listen on", "IP", "0.0.0.0"),
+        new(HostPort, FlagKind.Int, "host port to listen on (0: any free port)", "PORT", "-1"),
+        new(ContainerIp, FlagKind.Ip, "container ip to relay to (required)", "IP"),
+        new(ContainerPort, FlagKind.Int, "container port to relay to, 1-65535 (required)", "PORT", "-1"),
+        new(UseListenFd, FlagKind.Bool, "use the listening socket passed as fd 4 instead of binding"),
+        new(VersionShort, FlagKind.Bool, "print version information and quit"),
+        new(Version, FlagKind.Bool, "print version information and quit"),
+        new(LogLevel, FlagKind.String, "log level: debug, info, warn or error", "LEVEL", "info", "DOCKER_PROXY_LOG_LEVEL"),
+        new(LogFormat, FlagKind.String, "log format on stderr: text or json", "FORMAT", "text", "DOCKER_PROXY_LOG_FORMAT"),
+    ];
+
+    internal static FlagSpec? Find(string name)
+    {
+        foreach (FlagSpec spec in All)
+        {
+            if (spec.Name == name)
+            {
+                return spec;
+            }
+        }
+
+        return null;
+    }
+}

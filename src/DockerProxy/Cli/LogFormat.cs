@@ -1,0 +1,8 @@
+namespace DockerProxy.Cli;
+
+/// <summary>How log events are written to stderr.</summary>
+internal enum LogFormat
+{
+    Text,
+    Json,
+}

@@ -1,0 +1,19 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Cli;
+
+/// <summary>Everything one proxy process needs to know, validated.</summary>
+/// <param name="Proto">tcp, udp or sctp.</param>
+/// <param name="Host">Where to listen; port 0 lets the kernel choose.</param>
+/// <param name="Container">Where to relay to.</param>
+/// <param name="UseListenFd">Take the listener from fd 4 instead of binding (newer engines).</param>
+/// <param name="LogLevel">Least level written.</param>
+/// <param name="LogFormat">Text or JSON lines.</param>
+internal sealed record ProxyOptions(
+    string Proto,
+    IPEndPoint Host,
+    IPEndPoint Container,
+    bool UseListenFd,
+    LogLevel LogLevel,
+    LogFormat LogFormat);

@@ -1,0 +1,119 @@
+using System.Reflection;
+using DockerProxy.Cli;
+using DockerProxy.Logging;
+using DockerProxy.Native;
+using DockerProxy.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Hosting;
+
+/// <summary>
+/// The process contract (moby cmd/docker-proxy/main_linux.go): read the flags, report on fd 3
+/// once listening or failed, relay until SIGINT/SIGTERM, exit with the original's statuses.
+/// </summary>
+internal static class ProxyProcess
+{
+    internal static async Task<int> RunAsync(string[] args, Func<string, string?> environment, TextWriter stdout, TextWriter stderr)
+    {
+        // fds 3 and 4 must not leak into anything this process might ever start.
+        Libc.SetCloseOnExec(3);
+        Libc.SetCloseOnExec(InheritedListener.Fd);
+
+        FlagParseResult parsed = GoFlagParser.Parse(args);
+        switch (parsed.Outcome)
+        {
+            case FlagParseOutcome.Help:
+                HelpWriter.Write(stdout);
+                return ExitCodes.Success;
+            case FlagParseOutcome.Error:
+                await stderr.WriteLineAsync(parsed.Error);
+                HelpWriter.Write(stderr);
+                return ExitCodes.FlagError;
+        }
+
+        if (parsed.Values.IsSet(Flags.Version) || parsed.Values.IsSet(Flags.VersionShort))
+        {
+            if (IsTrue(parsed.Values.Get(Flags.Version)) || IsTrue(parsed.Values.Get(Flags.VersionShort)))
+            {
+                await stdout.WriteLineAsync(VersionText());
+                return ExitCodes.Success;
+            }
+        }
+
+        using var stop = new StopSignal();
+        StatusPipe status = StatusPipe.Open();
+
+        ProxyOptions options;
+        try
+        {
+            options = OptionsBinder.Bind(parsed.Values, environment);
+        }
+        catch (StartupException e)
+        {
+            using ILoggerFactory fallback = LoggingSetup.Create(LogLevel.Information, LogFormat.Text);
+            return Fail(status, fallback.CreateLogger("docker-proxy"), e.Message);
+        }
+
+        using ILoggerFactory loggers = LoggingSetup.Create(options.LogLevel, options.LogFormat);
+        ILogger logger = loggers.CreateLogger("docker-proxy");
+
+        IRelay relay;
+        try
+        {
+            relay = RelayFactory.Create(options, loggers, TimeProvider.System);
+        }
+        catch (StartupException e)
+        {
+            return Fail(status, logger, e.Message);
+        }
+
+        await using (relay)
+        {
+            if (options.UseListenFd)
+            {
+                Log.ListenerAdopted(logger, InheritedListener.Fd);
+            }
+
+            Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container);
+            if (!status.IsPresent)
+            {
+                Log.NoStatusPipe(logger);
+            }
+
+            status.ReportReady();
+            try
+            {
+                await relay.RunAsync(stop.Token);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Log.RelayFailed(logger, relay.LocalEndPoint, e);
+                return ExitCodes.StartupFailure;
+            }
+
+            Log.Stopping(logger, stop.Received ?? "close");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static int Fail(StatusPipe status, ILogger logger, string reason)
+    {
+        Log.StartupFailed(logger, reason);
+        status.ReportFailure(reason);
+        return ExitCodes.StartupFailure;
+    }
+
+    private static bool IsTrue(string? value) => value is not null && GoSyntax.ParseBool(value) == true;
+
+    // "docker-proxy (commit X) version Y", the original's -v line.
+    private static string VersionText()
+    {
+        string informational = typeof(ProxyProcess).Assembly
+            .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        int plus = informational.IndexOf('+', StringComparison.Ordinal);
+        string version = plus < 0 ? informational : informational[..plus];
+        string commit = plus < 0 ? "unknown" : informational[(plus + 1)..];
+        return $"docker-proxy (commit {commit}) version {version}";
+    }
+}

@@ -1,0 +1,19 @@
+namespace DockerProxy.Logging;
+
+/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 9xx failures).</summary>
+internal static class EventIds
+{
+    internal const int Listening = 100;
+    internal const int Stopping = 101;
+    internal const int Stopped = 102;
+    internal const int ListenerAdopted = 103;
+    internal const int NoStatusPipe = 104;
+
+    internal const int Accepted = 200;
+    internal const int BackendDialFailed = 201;
+    internal const int ConnectionClosed = 202;
+    internal const int AcceptFailed = 203;
+
+    internal const int StartupFailed = 900;
+    internal const int RelayFailed = 901;
+}

@@ -1,0 +1,42 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Logging;
+
+/// <summary>Every log event, source-generated: lifecycle at Information, per-connection at Debug.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventIds.Listening, LogLevel.Information, "Proxying {Proto} {Listen} to {Container}")]
+    internal static partial void Listening(ILogger logger, string proto, EndPoint listen, EndPoint container);
+
+    [LoggerMessage(EventIds.ListenerAdopted, LogLevel.Debug, "Using the listener passed on fd {Fd}")]
+    internal static partial void ListenerAdopted(ILogger logger, int fd);
+
+    [LoggerMessage(EventIds.NoStatusPipe, LogLevel.Debug, "No status pipe on fd 3: started by hand, no status written")]
+    internal static partial void NoStatusPipe(ILogger logger);
+
+    [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Stopping on {Signal}")]
+    internal static partial void Stopping(ILogger logger, string signal);
+
+    [LoggerMessage(EventIds.Stopped, LogLevel.Debug, "Stopped {Proto} {Listen}")]
+    internal static partial void Stopped(ILogger logger, string proto, EndPoint listen);
+
+    [LoggerMessage(EventIds.Accepted, LogLevel.Debug, "Accepted {Client}")]
+    internal static partial void Accepted(ILogger logger, EndPoint? client);
+
+    [LoggerMessage(EventIds.BackendDialFailed, LogLevel.Debug, "Backend {Container} refused {Client}: {Error}")]
+    internal static partial void BackendDialFailed(ILogger logger, EndPoint container, EndPoint? client, SocketError error);
+
+    [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Debug, "Closed {Client}: {ToContainer} bytes to the container, {ToClient} bytes back")]
+    internal static partial void ConnectionClosed(ILogger logger, EndPoint? client, long toContainer, long toClient);
+
+    [LoggerMessage(EventIds.AcceptFailed, LogLevel.Warning, "Accept failed on {Listen}: {Error} ({Suppressed} more since the last report); retrying in {DelayMs} ms")]
+    internal static partial void AcceptFailed(ILogger logger, EndPoint listen, SocketError error, int suppressed, int delayMs);
+
+    [LoggerMessage(EventIds.StartupFailed, LogLevel.Error, "Start-up failed: {Reason}")]
+    internal static partial void StartupFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventIds.RelayFailed, LogLevel.Error, "Relay {Listen} failed")]
+    internal static partial void RelayFailed(ILogger logger, EndPoint listen, Exception exception);
+}

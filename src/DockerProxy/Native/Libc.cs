@@ -1,0 +1,90 @@
+using System.Runtime.InteropServices;
+
+namespace DockerProxy.Native;
+
+/// <summary>
+/// The few libc calls the process contract needs and .NET has no API for: raw fd 3 and fd 4
+/// handling (fcntl, write, close), socket introspection (getsockopt) and signal dispositions.
+/// Linux x86-64 and arm64 values; the program is Linux-only, as the original.
+/// </summary>
+internal static unsafe partial class Libc
+{
+    internal const int FGetFd = 1;
+    internal const int FSetFd = 2;
+    internal const int FGetFl = 3;
+    internal const int FSetFl = 4;
+    internal const int FDupFdCloExec = 1030;
+    internal const int FdCloExec = 1;
+    internal const int ONonBlock = 0x800;
+
+    internal const int SolSocket = 1;
+    internal const int SoReuseAddr = 2;
+    internal const int SoType = 3;
+    internal const int SoAcceptConn = 30;
+    internal const int SoProtocol = 38;
+    internal const int SoDomain = 39;
+    internal const int SockStream = 1;
+    internal const int SockDgram = 2;
+    internal const int SockSeqPacket = 5;
+    internal const int AfInet = 2;
+    internal const int AfInet6 = 10;
+    internal const int IpProtoSctp = 132;
+
+    internal const int SigUsr1 = 10;
+    internal const int SigUsr2 = 12;
+    internal const int SigPipe = 13;
+    internal static readonly nint SigIgn = 1;
+
+    internal const int EBadF = 9;
+    internal const int EIntr = 4;
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int Fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    internal static partial int GetSockOpt(int fd, int level, int name, void* value, ref uint length);
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    internal static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint ReadLink(string path, byte* buffer, nint size);
+
+    [LibraryImport("libc", EntryPoint = "signal")]
+    internal static partial nint Signal(int signal, nint handler);
+
+    /// <summary>Whether fd is open in this process (fcntl F_GETFD does not fail with EBADF).</summary>
+    internal static bool IsOpen(int fd) => Fcntl(fd, FGetFd, 0) >= 0;
+
+    /// <summary>getsockopt for an int-sized option; null when fd is not a socket or the call fails.</summary>
+    internal static int? GetIntOption(int fd, int level, int name)
+    {
+        int value = 0;
+        uint length = sizeof(int);
+        return GetSockOpt(fd, level, name, &value, ref length) == 0 ? value : null;
+    }
+
+    /// <summary>Sets FD_CLOEXEC on fd if it is open; a closed fd is left alone.</summary>
+    internal static void SetCloseOnExec(int fd)
+    {
+        int flags = Fcntl(fd, FGetFd, 0);
+        if (flags >= 0)
+        {
+            _ = Fcntl(fd, FSetFd, flags | FdCloExec);
+        }
+    }
+
+    /// <summary>Where /proc/self/fd/N points ("pipe:[..]", "socket:[..]", "/dev/null"), or null.</summary>
+    internal static string? FdTarget(int fd)
+    {
+        byte* buffer = stackalloc byte[256];
+        nint n = ReadLink("/proc/self/fd/" + fd.ToString(System.Globalization.CultureInfo.InvariantCulture), buffer, 256);
+        return n <= 0 ? null : System.Text.Encoding.UTF8.GetString(buffer, (int)n);
+    }
+}

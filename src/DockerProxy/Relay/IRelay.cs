@@ -1,0 +1,16 @@
+using System.Net;
+
+namespace DockerProxy.Relay;
+
+/// <summary>
+/// One mapping being served: a bound listener relaying to one backend. TCP, UDP and SCTP relays
+/// implement it, and one process can host several (each with its own listener).
+/// </summary>
+internal interface IRelay : IAsyncDisposable
+{
+    /// <summary>The address actually listened on (with the kernel's port when 0 was asked).</summary>
+    EndPoint LocalEndPoint { get; }
+
+    /// <summary>Serves until <paramref name="stoppingToken"/> fires or the relay is disposed.</summary>
+    Task RunAsync(CancellationToken stoppingToken);
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Sockets;
+using DockerProxy.Hosting;
+using DockerProxy.Native;
+
+namespace DockerProxy.Relay;
+
+/// <summary>Binds the listening sockets a relay serves, with the original's socket options and Go's error wording.</summary>
+internal static class ListenerBinder
+{
+    // listen(2) caps the backlog at net.core.somaxconn, which is what the original passes.
+    private const int Backlog = 65535;
+
+    /// <summary>
+    /// A TCP listener as the original makes one (Go net.ListenTCP): SO_REUSEADDR so a re-spawned proxy
+    /// binds while old connections sit in TIME_WAIT; IPv6 sockets v6-only so that the 0.0.0.0 and ::
+    /// proxies dockerd starts for one port coexist.
+    /// </summary>
+    internal static Socket BindTcp(IPEndPoint endPoint)
+    {
+        string network = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? "tcp6" : "tcp4";
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        string step = "socket";
+        try
+        {
+            // Raw SO_REUSEADDR: .NET's ReuseAddress option also sets SO_REUSEPORT on Linux, which
+            // would let a second proxy bind the same port silently.
+            socket.SetRawSocketOption(Libc.SolSocket, Libc.SoReuseAddr, BitConverter.GetBytes(1));
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+
+            step = "bind";
+            socket.Bind(endPoint);
+            step = "listen";
+            socket.Listen(Backlog);
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            // The newest original's wording: "failed to listen on A: listen tcp4 A: bind: address already in use".
+            throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: {step}: {Errno.Text(e)}", e);
+        }
+    }
+
+    /// <summary>
+    /// SCTP needs the kernel's support: .NET has no SCTP socket type, so the socket is made with
+    /// socket(2). On a kernel without SCTP this fails as the original does ("protocol not supported").
+    /// </summary>
+    internal static void CheckSctpSupported(IPEndPoint endPoint)
+    {
+        int domain = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet;
+        int fd = Libc.Socket(domain, Libc.SockStream, Libc.IpProtoSctp);
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new StartupException($"failed to listen on {endPoint}: {Errno.Text(errno)}");
+        }
+
+        _ = Libc.Close(fd);
+    }
+}

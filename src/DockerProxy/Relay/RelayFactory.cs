@@ -1,0 +1,26 @@
+using System.Net.Sockets;
+using DockerProxy.Cli;
+using DockerProxy.Hosting;
+using DockerProxy.Relay.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Relay;
+
+/// <summary>Makes the relay for one mapping: its listener bound (or adopted from fd 4) and ready.</summary>
+internal static class RelayFactory
+{
+    internal static IRelay Create(ProxyOptions options, ILoggerFactory loggers, TimeProvider time)
+    {
+        switch (options.Proto)
+        {
+            case "tcp":
+                Socket listener = options.UseListenFd ? InheritedListener.Adopt("tcp") : ListenerBinder.BindTcp(options.Host);
+                return new TcpRelay(listener, options.Container, loggers.CreateLogger<TcpRelay>(), time);
+            case "udp":
+                throw new StartupException($"failed to listen on {options.Host}: the UDP relay is not implemented yet");
+            default:
+                ListenerBinder.CheckSctpSupported(options.Host);
+                throw new StartupException($"failed to listen on {options.Host}: the SCTP relay is not implemented yet");
+        }
+    }
+}

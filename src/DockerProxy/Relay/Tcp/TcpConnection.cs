@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using DockerProxy.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Relay.Tcp;
+
+/// <summary>
+/// One accepted client and its backend connection: dial, then pump both directions until both have
+/// ended, then close both sockets. <see cref="Abort"/> cuts it at once (the process is stopping).
+/// </summary>
+internal sealed class TcpConnection
+{
+    // The original's client socket options (Go net.ListenConfig defaults): keepalive probes after
+    // 15 s idle, every 15 s. TCP_NODELAY on both legs, as Go sets it on every TCP socket.
+    private const int KeepAliveSeconds = 15;
+
+    private readonly Socket _client;
+    private readonly IPEndPoint _container;
+    private readonly ILogger _logger;
+    private Socket? _backend;
+    private int _aborted;
+
+    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger)
+    {
+        _client = client;
+        _container = container;
+        _logger = logger;
+    }
+
+    internal async Task RunAsync()
+    {
+        EndPoint? clientAddress = _logger.IsEnabled(LogLevel.Debug) ? _client.RemoteEndPoint : null;
+        long toContainer = 0, toClient = 0;
+        try
+        {
+            ConfigureClient(_client);
+            var backend = new Socket(_container.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _backend = backend;
+            if (Volatile.Read(ref _aborted) != 0)
+            {
+                return;
+            }
+
+            try
+            {
+                await backend.ConnectAsync(_container);
+            }
+            catch (SocketException e)
+            {
+                Log.BackendDialFailed(_logger, _container, clientAddress, e.SocketErrorCode);
+                // The client sees EOF (FIN), as with the original, not a reset.
+                try
+                {
+                    _client.Shutdown(SocketShutdown.Send);
+                }
+                catch (SocketException)
+                {
+                    // The client already left.
+                }
+
+                return;
+            }
+
+            var up = new DirectionPump(_client, backend);
+            var down = new DirectionPump(backend, _client);
+            Task upstream = up.RunAsync();
+            Task downstream = down.RunAsync();
+            await upstream;
+            await downstream;
+            toContainer = up.BytesSent;
+            toClient = down.BytesSent;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Aborted while dialling.
+        }
+        catch (SocketException)
+        {
+            // The client left before it could be set up.
+        }
+        finally
+        {
+            _client.Dispose();
+            _backend?.Dispose();
+            Log.ConnectionClosed(_logger, clientAddress, toContainer, toClient);
+        }
+    }
+
+    /// <summary>Cuts the connection: both sockets are closed, pending operations end, RunAsync returns.</summary>
+    internal void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        {
+            return;
+        }
+
+        _client.Dispose();
+        _backend?.Dispose();
+    }
+
+    private static void ConfigureClient(Socket client)
+    {
+        client.NoDelay = true;
+        client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, KeepAliveSeconds);
+        client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, KeepAliveSeconds);
+    }
+}
