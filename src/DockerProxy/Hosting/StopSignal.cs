@@ -21,6 +21,11 @@ internal sealed class StopSignal : IDisposable
         _ = Libc.Signal(Libc.SigUsr1, Libc.SigIgn);
         _ = Libc.Signal(Libc.SigUsr2, Libc.SigIgn);
         _ = Libc.Signal(Libc.SigPipe, Libc.SigIgn);
+
+        // A shell starts background jobs with SIGINT ignored, and .NET then leaves it so; Go's
+        // signal.Notify un-ignores it, so "docker-proxy ... &" stops on SIGINT there: here too.
+        _ = Libc.Signal(Libc.SigInt, Libc.SigDfl);
+        _ = Libc.Signal(Libc.SigTerm, Libc.SigDfl);
         _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }

@@ -30,9 +30,12 @@ internal static unsafe partial class Libc
     internal const int AfInet6 = 10;
     internal const int IpProtoSctp = 132;
 
+    internal const int SigInt = 2;
     internal const int SigUsr1 = 10;
     internal const int SigUsr2 = 12;
     internal const int SigPipe = 13;
+    internal const int SigTerm = 15;
+    internal static readonly nint SigDfl = 0;
     internal static readonly nint SigIgn = 1;
 
     internal const int EBadF = 9;
