@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does:
+#   1. fetches Docker's original docker-proxy 20.10 and 28.5 (build/fetch-originals.sh), for the
+#      parity tests that run the same scenarios against them;
+#   2. publishes our NativeAOT binary (build/publish.sh), which the process tests start;
+#   3. runs every test project, then prints one closing line "tests: N passed, N failed, N skipped".
+# Extra arguments go to `dotnet test` (e.g. --filter "Category!=Process").
+# Without apt (originals unavailable) the parity tests are skipped with the reason; under CI=true
+# a missing original is a failure.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! build/fetch-originals.sh >/dev/null; then
+  [ "${CI:-}" = "true" ] && { echo "test.sh: could not fetch the original docker-proxy" >&2; exit 1; }
+  echo "test.sh: the original docker-proxy could not be fetched; parity tests will be skipped" >&2
+fi
+
+echo "test.sh: publishing docker-proxy" >&2
+build/publish.sh >/dev/null
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+set +e
+dotnet test DockerProxy.sln -c Release --nologo --logger "trx;LogFilePrefix=run" \
+  --logger "console;verbosity=normal" --results-directory "$results" "$@" 2>&1 |
+  grep -vE '^\s+Passed DockerProxy|^\s*$'
+status=${PIPESTATUS[0]}
+set -e
+
+# One summary over every test project, from the TRX files (dotnet test prints one per project).
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
+done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
+  echo "test.sh: no test ran" >&2
+  exit 1
+fi
+exit "$status"
