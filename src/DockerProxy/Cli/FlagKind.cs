@@ -1,10 +1,11 @@
 namespace DockerProxy.Cli;
 
-/// <summary>How a flag's value is read, after Go's flag package (flag.String, flag.Int, flag.TextVar(net.IP), flag.Bool).</summary>
+/// <summary>How a flag's value is read, after Go's flag package (flag.String, flag.Int, flag.TextVar(net.IP), flag.Bool, flag.Duration).</summary>
 internal enum FlagKind
 {
     String,
     Int,
     Ip,
     Bool,
+    Duration,
 }

@@ -94,6 +94,7 @@ internal static class GoFlagParser
             _ => "parse error",
         },
         FlagKind.Ip => GoSyntax.ParseIp(value) is null && value.Length != 0 ? $"invalid IP address: {value}" : null,
+        FlagKind.Duration => GoDuration.TryParse(value, out _) ? null : $"time: invalid duration {GoSyntax.Quote(value)}",
         _ => null,
     };
 

@@ -9,7 +9,8 @@ namespace DockerProxy.Cli;
 internal static class GoSyntax
 {
     /// <summary>strconv.ParseInt(s, 0, 64): optional sign, 0x/0o/0b or leading-0 octal prefix,
-    /// underscores between digits.</summary>
+    /// underscores between digits. Mirrors Go's order of checks: a digit that overflows 64 bits
+    /// is a range error at once, a bad character a syntax error, underscores are checked last.</summary>
     internal static GoIntResult ParseInt(string s, out long result)
     {
         result = 0;
@@ -28,30 +29,27 @@ internal static class GoSyntax
 
         int numberBase = 10;
         bool prefixed = false;
-        if (text[0] == '0' && text.Length > 1)
+        if (text[0] == '0')
         {
             prefixed = true;
-            switch (char.ToLowerInvariant(text[1]))
+            char marker = text.Length >= 3 ? char.ToLowerInvariant(text[1]) : '\0';
+            numberBase = marker switch
             {
-                case 'x': numberBase = 16; text = text[2..]; break;
-                case 'o': numberBase = 8; text = text[2..]; break;
-                case 'b': numberBase = 2; text = text[2..]; break;
-                default: numberBase = 8; text = text[1..]; break; // "0755": octal, the leading 0 is the prefix
-            }
-        }
-
-        if (text.IsEmpty || !UnderscoresOk(text, prefixed))
-        {
-            return GoIntResult.Syntax;
+                'x' => 16,
+                'o' => 8,
+                'b' => 2,
+                _ => 8, // "0755": octal, the leading 0 is the prefix
+            };
+            text = marker is 'x' or 'o' or 'b' ? text[2..] : text[1..];
         }
 
         ulong magnitude = 0;
-        ulong limit = negative ? 1UL << 63 : (1UL << 63) - 1;
-        bool overflow = false;
+        bool underscores = false;
         foreach (char c in text)
         {
             if (c == '_')
             {
+                underscores = true;
                 continue;
             }
 
@@ -67,20 +65,21 @@ internal static class GoSyntax
                 return GoIntResult.Syntax;
             }
 
-            if (!overflow)
+            if (magnitude > (ulong.MaxValue - (ulong)digit) / (ulong)numberBase)
             {
-                if (magnitude > (limit - (ulong)digit) / (ulong)numberBase)
-                {
-                    overflow = true; // keep scanning: a later bad digit is still a syntax error, as in Go
-                }
-                else
-                {
-                    magnitude = (magnitude * (ulong)numberBase) + (ulong)digit;
-                }
+                return GoIntResult.OutOfRange; // strconv.ParseUint: overflow is reported at once
             }
+
+            magnitude = (magnitude * (ulong)numberBase) + (ulong)digit;
         }
 
-        if (overflow)
+        if (underscores && !UnderscoresOk(text, prefixed))
+        {
+            return GoIntResult.Syntax;
+        }
+
+        ulong limit = negative ? 1UL << 63 : (1UL << 63) - 1;
+        if (magnitude > limit)
         {
             return GoIntResult.OutOfRange;
         }
@@ -125,22 +124,38 @@ internal static class GoSyntax
         _ => null,
     };
 
-    /// <summary>net.ParseIP: dotted-quad IPv4 (decimal, no leading zeros) or IPv6 without a zone.</summary>
+    /// <summary>net.ParseIP: dotted-quad IPv4 (decimal, no leading zeros) or IPv6 without a zone or
+    /// brackets (an embedded IPv4 tail follows the same rules as IPv4).</summary>
     internal static IPAddress? ParseIp(string s)
     {
         if (s.Contains(':', StringComparison.Ordinal))
         {
-            return !s.Contains('%', StringComparison.Ordinal) && IPAddress.TryParse(s, out IPAddress? v6)
-                && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            if (s.AsSpan().IndexOfAny('%', '[', ']') >= 0)
+            {
+                return null;
+            }
+
+            int lastColon = s.LastIndexOf(':');
+            if (s.IndexOf('.', lastColon) >= 0 && ParseIPv4(s.AsSpan(lastColon + 1)) is null)
+            {
+                return null;
+            }
+
+            return IPAddress.TryParse(s, out IPAddress? v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
                 ? v6
                 : null;
         }
 
+        return ParseIPv4(s);
+    }
+
+    private static IPAddress? ParseIPv4(ReadOnlySpan<char> s)
+    {
         Span<byte> bytes = stackalloc byte[4];
         int part = 0;
-        foreach (Range range in s.AsSpan().Split('.'))
+        foreach (Range range in s.Split('.'))
         {
-            ReadOnlySpan<char> field = s.AsSpan()[range];
+            ReadOnlySpan<char> field = s[range];
             if (part == 4 || field.IsEmpty || field.Length > 3 || (field.Length > 1 && field[0] == '0'))
             {
                 return null;
@@ -157,7 +172,7 @@ internal static class GoSyntax
         return part == 4 ? new IPAddress(bytes) : null;
     }
 
-    /// <summary>Go's %q for the strings a command line carries.</summary>
+    /// <summary>Go's %q (strconv.Quote): printable characters as they are, the rest escaped.</summary>
     internal static string Quote(string s)
     {
         var sb = new StringBuilder(s.Length + 2);
@@ -168,13 +183,21 @@ internal static class GoSyntax
             {
                 case '"': sb.Append("\\\""); break;
                 case '\\': sb.Append("\\\\"); break;
+                case '\a': sb.Append("\\a"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
                 case '\n': sb.Append("\\n"); break;
-                case '\t': sb.Append("\\t"); break;
                 case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\v': sb.Append("\\v"); break;
                 default:
-                    if (char.IsControl(c))
+                    if (c < ' ' || c == '\x7f')
                     {
                         sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                    }
+                    else if (!IsGoPrintable(c))
+                    {
+                        sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
                     }
                     else
                     {
@@ -186,5 +209,20 @@ internal static class GoSyntax
         }
 
         return sb.Append('"').ToString();
+    }
+
+    // strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space; not other
+    // spaces, controls, format characters or unassigned code points.
+    private static bool IsGoPrintable(char c)
+    {
+        if (c == ' ')
+        {
+            return true;
+        }
+
+        UnicodeCategory category = char.GetUnicodeCategory(c);
+        return category is not (UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.SpaceSeparator
+            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.PrivateUse);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using DockerProxy.Hosting;
+using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Cli;
@@ -41,13 +42,17 @@ internal static class OptionsBinder
         {
             problems.Add("missing -container-ip");
         }
-        else if (containerIp.Equals(IPAddress.Any) || containerIp.Equals(IPAddress.IPv6Any))
+        else
         {
-            problems.Add($"invalid container ip {containerIp}: must be a unicast address");
-        }
-        else if (containerIp.IsIPv4MappedToIPv6)
-        {
-            containerIp = containerIp.MapToIPv4();
+            if (containerIp.IsIPv4MappedToIPv6)
+            {
+                containerIp = containerIp.MapToIPv4();
+            }
+
+            if (containerIp.Equals(IPAddress.Any) || containerIp.Equals(IPAddress.IPv6Any))
+            {
+                problems.Add($"invalid container ip {containerIp}: must be a unicast address");
+            }
         }
 
         long containerPort = ReadInt(values, Flags.ContainerPort, -1);
@@ -92,6 +97,30 @@ internal static class OptionsBinder
             }
         }
 
+        TimeSpan udpTimeout = UdpRelayOptions.DefaultIdleTimeout;
+        string? timeout = Read(values, Flags.UdpTimeout, environment, out string timeoutSource);
+        if (timeout is not null)
+        {
+            if (!GoDuration.TryParse(timeout, out udpTimeout) || udpTimeout <= TimeSpan.Zero)
+            {
+                problems.Add($"invalid {timeoutSource} \"{timeout}\": must be a positive Go duration such as 90s or 5m");
+            }
+        }
+
+        int udpMaxSessions = UdpRelayOptions.DefaultMaxSessions;
+        string? maxSessions = Read(values, Flags.UdpMaxSessions, environment, out string maxSessionsSource);
+        if (maxSessions is not null)
+        {
+            if (GoSyntax.ParseInt(maxSessions, out long parsedMax) != GoIntResult.Ok || parsedMax is < 1 or > 16_777_216)
+            {
+                problems.Add($"invalid {maxSessionsSource} \"{maxSessions}\": must be 1-16777216");
+            }
+            else
+            {
+                udpMaxSessions = (int)parsedMax;
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw new StartupException(string.Join("; ", problems));
@@ -103,7 +132,9 @@ internal static class OptionsBinder
             new IPEndPoint(containerIp!, (int)containerPort),
             values.Get(Flags.UseListenFd) is string useFd && GoSyntax.ParseBool(useFd) == true,
             logLevel,
-            logFormat);
+            logFormat,
+            udpTimeout,
+            udpMaxSessions);
     }
 
     // A flag wins over its environment variable; source names whichever was used, for messages.

@@ -10,10 +10,14 @@ namespace DockerProxy.Cli;
 /// <param name="UseListenFd">Take the listener from fd 4 instead of binding (newer engines).</param>
 /// <param name="LogLevel">Least level written.</param>
 /// <param name="LogFormat">Text or JSON lines.</param>
+/// <param name="UdpTimeout">UDP: a session idle this long either way is closed.</param>
+/// <param name="UdpMaxSessions">UDP: the session table's bound.</param>
 internal sealed record ProxyOptions(
     string Proto,
     IPEndPoint Host,
     IPEndPoint Container,
     bool UseListenFd,
     LogLevel LogLevel,
-    LogFormat LogFormat);
+    LogFormat LogFormat,
+    TimeSpan UdpTimeout,
+    int UdpMaxSessions);

@@ -1,6 +1,6 @@
 namespace DockerProxy.Logging;
 
-/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 9xx failures).</summary>
+/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 9xx failures).</summary>
 internal static class EventIds
 {
     internal const int Listening = 100;
@@ -13,6 +13,13 @@ internal static class EventIds
     internal const int BackendDialFailed = 201;
     internal const int ConnectionClosed = 202;
     internal const int AcceptFailed = 203;
+
+    internal const int UdpSessionOpened = 300;
+    internal const int UdpSessionExpired = 301;
+    internal const int UdpSessionEvicted = 302;
+    internal const int UdpDropped = 303;
+    internal const int UdpReplyDropped = 304;
+    internal const int UdpBuffers = 305;
 
     internal const int StartupFailed = 900;
     internal const int RelayFailed = 901;

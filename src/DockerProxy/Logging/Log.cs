@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Logging;
@@ -33,6 +34,24 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.AcceptFailed, LogLevel.Warning, "Accept failed on {Listen}: {Error} ({Suppressed} more since the last report); retrying in {DelayMs} ms")]
     internal static partial void AcceptFailed(ILogger logger, EndPoint listen, SocketError error, int suppressed, int delayMs);
+
+    [LoggerMessage(EventIds.UdpSessionOpened, LogLevel.Debug, "UDP session for {Client} via {Source}")]
+    internal static partial void UdpSessionOpened(ILogger logger, UdpEndpoint client, EndPoint? source);
+
+    [LoggerMessage(EventIds.UdpSessionExpired, LogLevel.Debug, "UDP session for {Client} expired")]
+    internal static partial void UdpSessionExpired(ILogger logger, UdpEndpoint client);
+
+    [LoggerMessage(EventIds.UdpSessionEvicted, LogLevel.Warning, "UDP sessions on {Listen} at their limit of {Limit}: evicted the least recently used, {Client} ({Suppressed} more since the last report)")]
+    internal static partial void UdpSessionEvicted(ILogger logger, EndPoint listen, UdpEndpoint client, int limit, int suppressed);
+
+    [LoggerMessage(EventIds.UdpDropped, LogLevel.Debug, "Dropped a datagram from {Client}: {Error}")]
+    internal static partial void UdpDropped(ILogger logger, UdpEndpoint client, SocketError error);
+
+    [LoggerMessage(EventIds.UdpReplyDropped, LogLevel.Debug, "Dropped a reply to {Client}: {Error}")]
+    internal static partial void UdpReplyDropped(ILogger logger, UdpEndpoint client, string error);
+
+    [LoggerMessage(EventIds.UdpBuffers, LogLevel.Debug, "UDP {Listen}: receive buffer {Receive} bytes, send buffer {Send} bytes")]
+    internal static partial void UdpBuffers(ILogger logger, EndPoint listen, int receive, int send);
 
     [LoggerMessage(EventIds.StartupFailed, LogLevel.Error, "Start-up failed: {Reason}")]
     internal static partial void StartupFailed(ILogger logger, string reason);

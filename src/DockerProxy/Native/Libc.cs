@@ -30,6 +30,20 @@ internal static unsafe partial class Libc
     internal const int AfInet6 = 10;
     internal const int IpProtoSctp = 132;
 
+    internal const int SoSndBuf = 7;
+    internal const int SoRcvBuf = 8;
+    internal const int SoSndBufForce = 32;
+    internal const int SoRcvBufForce = 33;
+    internal const int IpProtoIp = 0;
+    internal const int IpProtoIpv6 = 41;
+    internal const int IpPktInfo = 8;
+    internal const int Ipv6RecvPktInfo = 49;
+    internal const int Ipv6PktInfo = 50;
+    internal const int MsgTrunc = 0x20;
+    internal const int MsgDontWait = 0x40;
+    internal const int EAgain = 11;
+    internal const int EConnRefused = 111;
+
     internal const int SigInt = 2;
     internal const int SigUsr1 = 10;
     internal const int SigUsr2 = 12;
@@ -53,6 +67,15 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     internal static partial int GetSockOpt(int fd, int level, int name, void* value, ref uint length);
 
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    internal static partial nint RecvMsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
+    internal static partial nint SendMsg(int fd, MsgHdr* message, int flags);
+
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);
 
@@ -72,6 +95,10 @@ internal static unsafe partial class Libc
         uint length = sizeof(int);
         return GetSockOpt(fd, level, name, &value, ref length) == 0 ? value : null;
     }
+
+    /// <summary>setsockopt for an int-sized option; false when it fails.</summary>
+    internal static bool SetIntOption(int fd, int level, int name, int value) =>
+        SetSockOpt(fd, level, name, &value, sizeof(int)) == 0;
 
     /// <summary>Sets FD_CLOEXEC on fd if it is open; a closed fd is left alone.</summary>
     internal static void SetCloseOnExec(int fd)

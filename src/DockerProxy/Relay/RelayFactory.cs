@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using DockerProxy.Cli;
 using DockerProxy.Hosting;
 using DockerProxy.Relay.Tcp;
+using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay;
@@ -17,7 +18,8 @@ internal static class RelayFactory
                 Socket listener = options.UseListenFd ? InheritedListener.Adopt("tcp") : ListenerBinder.BindTcp(options.Host);
                 return new TcpRelay(listener, options.Container, loggers.CreateLogger<TcpRelay>(), time);
             case "udp":
-                throw new StartupException($"failed to listen on {options.Host}: the UDP relay is not implemented yet");
+                UdpListener udp = options.UseListenFd ? UdpListener.Adopt(InheritedListener.Adopt("udp")) : UdpListener.Bind(options.Host);
+                return new UdpRelay(udp, options.Container, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers.CreateLogger<UdpRelay>(), time);
             default:
                 ListenerBinder.CheckSctpSupported(options.Host);
                 throw new StartupException($"failed to listen on {options.Host}: the SCTP relay is not implemented yet");

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using DockerProxy.Hosting;
+using DockerProxy.Native;
+
+namespace DockerProxy.Relay.Udp;
+
+/// <summary>
+/// The listening UDP socket, read and written with recvmsg(2)/sendmsg(2) because the managed API
+/// cannot do both things a drop-in needs without allocating per datagram: learn which local address
+/// a client sent to (IP_PKTINFO / IPV6_RECVPKTINFO), and send the reply from that same address, so
+/// that a wildcard bind on a multi-homed host answers from the address that was asked (as the
+/// newest original does, moby cmd/docker-proxy/udp_proxy_linux.go). Readiness comes from the .NET
+/// socket engine (a zero-byte peek), so no thread ever blocks.
+/// </summary>
+internal sealed unsafe class UdpListener : IDisposable
+{
+    /// <summary>Receive buffer: every legal datagram (65527 bytes over IPv6) fits, none is truncated.</summary>
+    internal const int MaxDatagram = 65535;
+
+    // Large enough for a burst of small datagrams at once (the original, with defaults, loses 8-62%
+    // of a 1,000-datagram burst); the kernel grants up to net.core.rmem_max, or this with CAP_NET_ADMIN.
+    internal const int BufferBytes = 4 * 1024 * 1024;
+
+    private const int ControlBytes = 64;
+
+    private readonly Socket _socket;
+    private readonly bool _v6;
+
+    private UdpListener(Socket socket, bool v6)
+    {
+        _socket = socket;
+        _v6 = v6;
+        int fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _ = _v6
+            ? Libc.SetIntOption(fd, Libc.IpProtoIpv6, Libc.Ipv6RecvPktInfo, 1)
+            : Libc.SetIntOption(fd, Libc.IpProtoIp, Libc.IpPktInfo, 1);
+        (ReceiveBufferBytes, SendBufferBytes) = SocketBuffers.Raise(fd, BufferBytes);
+        LocalEndPoint = socket.LocalEndPoint!;
+    }
+
+    internal EndPoint LocalEndPoint { get; }
+
+    internal int ReceiveBufferBytes { get; }
+
+    internal int SendBufferBytes { get; }
+
+    /// <summary>Binds host:port as the original (Go net.ListenUDP): v6-only for IPv6, no SO_REUSEADDR.</summary>
+    internal static UdpListener Bind(IPEndPoint endPoint)
+    {
+        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (v6)
+            {
+                socket.DualMode = false;
+            }
+
+            socket.Bind(endPoint);
+            return new UdpListener(socket, v6);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            string network = v6 ? "udp6" : "udp4";
+            throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: bind: {Errno.Text(e)}", e);
+        }
+    }
+
+    /// <summary>Wraps a socket adopted from fd 4 (already bound, with IP_PKTINFO set by dockerd).</summary>
+    internal static UdpListener Adopt(Socket socket) =>
+        new(socket, socket.AddressFamily == AddressFamily.InterNetworkV6);
+
+    /// <summary>Completes when a datagram is waiting; consumes nothing.</summary>
+    internal ValueTask<int> WaitReadableAsync(CancellationToken cancellationToken) =>
+        _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek, cancellationToken);
+
+    /// <summary>
+    /// Takes one datagram if one is waiting. Returns its length, or -1 when none is waiting
+    /// (EAGAIN), or -2 after an error that concerns only that datagram (e.g. a queued ICMP error).
+    /// </summary>
+    internal int TryReceive(Span<byte> buffer, out UdpEndpoint client, out UdpEndpoint local)
+    {
+        client = default;
+        local = default;
+        byte* name = stackalloc byte[UdpEndpoint.MaxSockaddrLength];
+        byte* control = stackalloc byte[ControlBytes];
+        fixed (byte* data = buffer)
+        {
+            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
+            var message = new MsgHdr
+            {
+                Name = name,
+                NameLength = UdpEndpoint.MaxSockaddrLength,
+                Iov = &iov,
+                IovLength = 1,
+                Control = control,
+                ControlLength = ControlBytes,
+            };
+
+            int fd = AcquireFd(out bool added);
+            nint received = fd < 0 ? -1 : Libc.RecvMsg(fd, &message, Libc.MsgDontWait);
+            int errno = received < 0 ? (fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
+            ReleaseFd(added);
+            if (received < 0)
+            {
+                return errno == Libc.EAgain ? -1 : -2;
+            }
+
+            client = UdpEndpoint.FromSockaddr(new ReadOnlySpan<byte>(name, (int)message.NameLength));
+            local = ReadPacketInfo(control, (int)message.ControlLength);
+            return (int)received;
+        }
+    }
+
+    /// <summary>
+    /// Sends a reply to client from local (the address the client sent to). Returns 0, or the errno.
+    /// </summary>
+    internal int Send(ReadOnlySpan<byte> payload, in UdpEndpoint client, in UdpEndpoint local)
+    {
+        byte* name = stackalloc byte[UdpEndpoint.MaxSockaddrLength];
+        int nameLength = client.WriteSockaddr(new Span<byte>(name, UdpEndpoint.MaxSockaddrLength));
+        byte* control = stackalloc byte[ControlBytes];
+        int controlLength = local.IsEmpty || local.IsMulticastOrBroadcast ? 0 : WritePacketInfo(control, local);
+        fixed (byte* data = payload)
+        {
+            var iov = new IoVec { Base = data, Length = (nuint)payload.Length };
+            var message = new MsgHdr
+            {
+                Name = name,
+                NameLength = (uint)nameLength,
+                Iov = &iov,
+                IovLength = 1,
+                Control = controlLength == 0 ? null : control,
+                ControlLength = (nuint)controlLength,
+            };
+
+            int fd = AcquireFd(out bool added);
+            nint sent = fd < 0 ? -1 : Libc.SendMsg(fd, &message, Libc.MsgDontWait);
+            int errno = sent < 0 ? (fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
+            ReleaseFd(added);
+            return errno;
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    // cmsghdr on 64-bit Linux: size_t len; int level; int type; data at 16 (CMSG_ALIGN'ed header).
+    private static UdpEndpoint ReadPacketInfo(byte* control, int length)
+    {
+        int offset = 0;
+        while (offset + 16 <= length)
+        {
+            long cmsgLength = *(long*)(control + offset);
+            int level = *(int*)(control + offset + 8);
+            int type = *(int*)(control + offset + 12);
+            byte* data = control + offset + 16;
+            if (level == Libc.IpProtoIp && type == Libc.IpPktInfo && cmsgLength >= 16 + 12)
+            {
+                // struct in_pktinfo { int ipi_ifindex; in_addr ipi_spec_dst; in_addr ipi_addr; }
+                return UdpEndpoint.FromIPv4(new ReadOnlySpan<byte>(data + 8, 4), 0, *(uint*)data);
+            }
+
+            if (level == Libc.IpProtoIpv6 && type == Libc.Ipv6PktInfo && cmsgLength >= 16 + 20)
+            {
+                // struct in6_pktinfo { in6_addr ipi6_addr; unsigned ipi6_ifindex; }
+                return UdpEndpoint.FromIPv6(new ReadOnlySpan<byte>(data, 16), 0, *(uint*)(data + 16));
+            }
+
+            if (cmsgLength < 16)
+            {
+                break;
+            }
+
+            offset += (int)((cmsgLength + 7) & ~7L);
+        }
+
+        return default;
+    }
+
+    private static int WritePacketInfo(byte* control, in UdpEndpoint local)
+    {
+        new Span<byte>(control, ControlBytes).Clear();
+        byte* data = control + 16;
+        if (local.IsIPv6)
+        {
+            *(long*)control = 16 + 20;
+            *(int*)(control + 8) = Libc.IpProtoIpv6;
+            *(int*)(control + 12) = Libc.Ipv6PktInfo;
+            local.WriteAddress(new Span<byte>(data, 16));
+            *(uint*)(data + 16) = local.IsLinkLocal ? local.Scope : 0;
+            return 16 + 24; // CMSG_SPACE(20)
+        }
+
+        *(long*)control = 16 + 12;
+        *(int*)(control + 8) = Libc.IpProtoIp;
+        *(int*)(control + 12) = Libc.IpPktInfo;
+        local.WriteAddress(new Span<byte>(data + 4, 4)); // ipi_spec_dst: the source to use
+        return 16 + 16; // CMSG_SPACE(12)
+    }
+
+    // The fd stays valid (not closed and reused) for the duration of a call, even if the socket is
+    // disposed meanwhile; -1 once it was disposed.
+    private int AcquireFd(out bool added)
+    {
+        added = false;
+        try
+        {
+            _socket.SafeHandle.DangerousAddRef(ref added);
+            return (int)_socket.SafeHandle.DangerousGetHandle();
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
+    private void ReleaseFd(bool added)
+    {
+        if (added)
+        {
+            _socket.SafeHandle.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,337 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using DockerProxy.Logging;
+using DockerProxy.Native;
+using Microsoft.Extensions.Logging;
+
+namespace DockerProxy.Relay.Udp;
+
+/// <summary>
+/// Relays UDP NAT style (SPEC section 4): one session per client address, each with its own
+/// connected backend socket; datagrams from the client go out on it, replies read from it go back
+/// from the listening socket with the source address the client sent to.
+///
+/// Invariants: one receive loop on the listener with one pooled buffer for the relay's life; one
+/// reply loop per session that holds a pooled buffer only while a reply is in hand (it waits for
+/// data with a zero-byte peek); the session table is bounded (LRU eviction) and swept by one timer;
+/// a session lives while either side sends (the newest original; 20.10 counted only replies).
+/// </summary>
+internal sealed class UdpRelay : IRelay
+{
+    // How many datagrams one wake-up of the receive loop takes before it yields to others.
+    private const int BatchSize = 64;
+
+    private const int SessionBufferBytes = 1024 * 1024;
+
+    private readonly UdpListener _listener;
+    private readonly IPEndPoint _container;
+    private readonly UdpRelayOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SessionTable _sessions;
+    private readonly RateLimitedReport _evictionReport;
+    private readonly object _gate = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _replyLoops;
+    private bool _stopped;
+    private ITimer? _sweeper;
+
+    internal UdpRelay(UdpListener listener, IPEndPoint container, UdpRelayOptions options, ILogger logger, TimeProvider time)
+    {
+        _listener = listener;
+        _container = container;
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _sessions = new SessionTable(options.MaxSessions);
+        _evictionReport = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
+        LocalEndPoint = listener.LocalEndPoint;
+        Log.UdpBuffers(logger, LocalEndPoint, listener.ReceiveBufferBytes, listener.SendBufferBytes);
+    }
+
+    public EndPoint LocalEndPoint { get; }
+
+    /// <summary>Sessions open now.</summary>
+    internal int SessionCount => _sessions.Count;
+
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        TimeSpan period = SweepPeriod(_options.IdleTimeout);
+        _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    _ = await _listener.WaitReadableAsync(stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (ObjectDisposedException)
+                {
+                    break;
+                }
+                catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
+                {
+                    continue; // a queued ICMP error surfaces here; the next datagram is unaffected
+                }
+                catch (SocketException)
+                {
+                    break;
+                }
+
+                for (int i = 0; i < BatchSize; i++)
+                {
+                    int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
+                    if (length == -1)
+                    {
+                        break; // drained
+                    }
+
+                    if (length >= 0 && !client.IsEmpty)
+                    {
+                        await ForwardAsync(buffer.AsMemory(0, length), client, local);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask ForwardAsync(ReadOnlyMemory<byte> datagram, UdpEndpoint client, UdpEndpoint local)
+    {
+        long now = _time.GetTimestamp();
+        UdpSession? session = _sessions.Find(client, now) ?? Open(client, now);
+        if (session is null)
+        {
+            return;
+        }
+
+        session.Local = local;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            try
+            {
+                _ = await session.Backend.SendAsync(datagram, SocketFlags.None);
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && attempt == 0)
+            {
+                // A stale ICMP port-unreachable from an earlier datagram is reported on this send:
+                // it says nothing about this one. Send again, once.
+            }
+            catch (SocketException e)
+            {
+                Log.UdpDropped(_logger, client, e.SocketErrorCode);
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // evicted or stopping meanwhile
+            }
+        }
+    }
+
+    private UdpSession? Open(in UdpEndpoint client, long now)
+    {
+        Socket backend;
+        try
+        {
+            backend = NewBackendSocket();
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+        {
+            // Out of fds: give the least recently used session's to this client, then try once more.
+            UdpSession? oldest = _sessions.RemoveOldest();
+            if (oldest is null)
+            {
+                Log.UdpDropped(_logger, client, e.SocketErrorCode);
+                return null;
+            }
+
+            Evicted(oldest);
+            try
+            {
+                backend = NewBackendSocket();
+            }
+            catch (SocketException again)
+            {
+                Log.UdpDropped(_logger, client, again.SocketErrorCode);
+                return null;
+            }
+        }
+
+        var session = new UdpSession(client, backend, now);
+        UdpSession? evicted = _sessions.Add(session);
+        if (evicted is not null)
+        {
+            Evicted(evicted);
+        }
+
+        Log.UdpSessionOpened(_logger, client, _logger.IsEnabled(LogLevel.Debug) ? backend.LocalEndPoint : null);
+        lock (_gate)
+        {
+            if (_stopped)
+            {
+                session.Close();
+                return null;
+            }
+
+            _replyLoops++;
+        }
+
+        _ = ReplyLoopAsync(session);
+        return session;
+    }
+
+    private Socket NewBackendSocket()
+    {
+        var backend = new Socket(_container.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            backend.Connect(_container); // a connected UDP socket: its own ephemeral source port
+            _ = SocketBuffers.Raise((int)backend.SafeHandle.DangerousGetHandle(), SessionBufferBytes);
+            return backend;
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    private async Task ReplyLoopAsync(UdpSession session)
+    {
+        try
+        {
+            while (!session.IsClosed)
+            {
+                try
+                {
+                    // Wait for a reply without holding a buffer.
+                    _ = await session.Backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek);
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+                {
+                    continue; // ICMP from the backend: not relayed, the session goes on
+                }
+
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
+                try
+                {
+                    int length;
+                    try
+                    {
+                        length = await session.Backend.ReceiveAsync(buffer, SocketFlags.None);
+                    }
+                    catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+                    {
+                        continue;
+                    }
+
+                    _sessions.Touch(session, _time.GetTimestamp());
+                    int error = _listener.Send(buffer.AsSpan(0, length), session.Client, session.Local);
+                    if (error != 0)
+                    {
+                        Log.UdpReplyDropped(_logger, session.Client, Errno.Text(error));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            // Closed (expired, evicted, stopping) or failed: either way this session is over.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            session.Close();
+            lock (_gate)
+            {
+                if (--_replyLoops == 0 && _stopped)
+                {
+                    _drained.TrySetResult();
+                }
+            }
+        }
+    }
+
+    private void Evicted(UdpSession session)
+    {
+        session.Close();
+        if (_evictionReport.ShouldReport(out int suppressed))
+        {
+            Log.UdpSessionEvicted(_logger, LocalEndPoint, session.Client, _sessions.Capacity, suppressed);
+        }
+    }
+
+    /// <summary>Closes every session idle past the timeout. Runs on the sweeper timer.</summary>
+    internal void Sweep()
+    {
+        List<UdpSession> expired = _sessions.RemoveIdle(_time.GetTimestamp(), _options.IdleTimeout, _time);
+        foreach (UdpSession session in expired)
+        {
+            Log.UdpSessionExpired(_logger, session.Client);
+            session.Close();
+        }
+    }
+
+    // Expiry is checked a few times per timeout (at most every 5 s): a session lives between the
+    // timeout and the timeout plus one period.
+    private static TimeSpan SweepPeriod(TimeSpan timeout)
+    {
+        long ticks = Math.Clamp(timeout.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(5).Ticks);
+        return TimeSpan.FromTicks(ticks);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_stopped)
+            {
+                return;
+            }
+
+            _stopped = true;
+            if (_replyLoops == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        if (_sweeper is not null)
+        {
+            await _sweeper.DisposeAsync();
+        }
+
+        _listener.Dispose();
+        foreach (UdpSession session in _sessions.RemoveAll())
+        {
+            session.Close();
+        }
+
+        try
+        {
+            await _drained.Task.WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (TimeoutException)
+        {
+            // Left to process exit.
+        }
+    }
+}

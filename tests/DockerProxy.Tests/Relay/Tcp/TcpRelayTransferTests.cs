@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using DockerProxy.Tests.Support;
+
+namespace DockerProxy.Tests.Relay.Tcp;
+
+/// <summary>Data through an in-process <c>TcpRelay</c>: echo, bulk both ways at once, many connections, IPv6 to IPv4.</summary>
+public sealed class TcpRelayTransferTests
+{
+    private static readonly TimeSpan Bulk = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Echoes_round_trips_then_ends_cleanly()
+    {
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint);
+        using Socket client = await Peers.ConnectAsync(relay.EndPoint);
+
+        for (int i = 0; i < 3; i++)
+        {
+            byte[] message = Encoding.ASCII.GetBytes($"hello #{i}");
+            await Wire.SendAllAsync(client, message);
+            (await Peers.ReadExactlyAsync(client, message.Length)).Should().Equal(message);
+        }
+
+        client.Shutdown(SocketShutdown.Send);
+        (await Peers.ReadToEndAsync(client)).Should().BeEmpty("the echo ends with a FIN once it saw ours");
+        backend.Accepted.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Carries_64_MiB_each_way_at_once_intact()
+    {
+        const long Size = 64L * 1024 * 1024;
+        using Socket backendListener = Peers.Listen(IPAddress.Loopback);
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
+        using (client)
+        using (backend)
+        {
+            using var cts = new CancellationTokenSource(Bulk);
+            Task<byte[]> clientSent = Task.Run(() => Wire.SendSeededAsync(client, seed: 1, Size, cts.Token));
+            Task<byte[]> backendSent = Task.Run(() => Wire.SendSeededAsync(backend, seed: 2, Size, cts.Token));
+            Task<(long Count, byte[] Hash)> backendReceived = Task.Run(() => Wire.ReceiveHashedAsync(backend, cts.Token));
+            Task<(long Count, byte[] Hash)> clientReceived = Task.Run(() => Wire.ReceiveHashedAsync(client, cts.Token));
+            await Task.WhenAll(clientSent, backendSent, backendReceived, clientReceived).WaitAsync(Bulk);
+
+            (await backendReceived).Count.Should().Be(Size);
+            (await backendReceived).Hash.Should().Equal(await clientSent, "the backend receives exactly what the client sent");
+            (await clientReceived).Count.Should().Be(Size);
+            (await clientReceived).Hash.Should().Equal(await backendSent, "the client receives exactly what the backend sent");
+        }
+    }
+
+    [Fact]
+    public async Task Relays_200_concurrent_connections_each_with_its_own_64_KiB_intact()
+    {
+        const int Connections = 200;
+        const int Size = 64 * 1024;
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint);
+        byte[][] payloads = [.. Enumerable.Range(0, Connections).Select(i => Wire.Seeded(1000 + i, Size))];
+
+        using var cts = new CancellationTokenSource(Bulk);
+        byte[][] echoed = await Task.WhenAll(Enumerable.Range(0, Connections)
+            .Select(i => Task.Run(() => EchoAsync(relay.EndPoint, payloads[i], cts.Token)))).WaitAsync(Bulk);
+
+        int[] corrupted = [.. Enumerable.Range(0, Connections).Where(i => !echoed[i].AsSpan().SequenceEqual(payloads[i]))];
+        corrupted.Should().BeEmpty("every connection gets back exactly its own payload");
+        backend.Accepted.Should().Be(Connections);
+    }
+
+    [Fact]
+    public async Task An_IPv6_front_relays_to_an_IPv4_backend()
+    {
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint, IPAddress.IPv6Loopback);
+        relay.EndPoint.Address.Should().Be(IPAddress.IPv6Loopback);
+
+        using Socket client = await Peers.ConnectAsync(relay.EndPoint);
+        byte[] message = Wire.Seeded(6, 100_000);
+        Task<byte[]> echoed = Peers.ReadToEndAsync(client);
+        await Wire.SendAllAsync(client, message);
+        client.Shutdown(SocketShutdown.Send);
+        (await echoed).Should().Equal(message);
+        backend.Accepted.Should().Be(1);
+    }
+
+    private static async Task<byte[]> EchoAsync(IPEndPoint relay, byte[] payload, CancellationToken cancellationToken)
+    {
+        using Socket client = await Peers.ConnectAsync(relay);
+        Task<byte[]> echoed = Peers.ReadToEndAsync(client, Bulk);
+        await Wire.SendAllAsync(client, payload, cancellationToken);
+        client.Shutdown(SocketShutdown.Send);
+        return await echoed;
+    }
+}

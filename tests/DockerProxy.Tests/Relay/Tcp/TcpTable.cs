@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace DockerProxy.Tests.Relay.Tcp;
+
+/// <summary>
+/// The kernel's TCP socket table (/proc/net/tcp and tcp6): lets a test see the state of a socket the
+/// relay holds, e.g. its backend leg in CLOSE_WAIT (the backend closed, the relay still holds it).
+/// </summary>
+internal static class TcpTable
+{
+    private static readonly Dictionary<string, string> States = new(StringComparer.Ordinal)
+    {
+        ["01"] = "ESTABLISHED",
+        ["02"] = "SYN_SENT",
+        ["03"] = "SYN_RECV",
+        ["04"] = "FIN_WAIT1",
+        ["05"] = "FIN_WAIT2",
+        ["06"] = "TIME_WAIT",
+        ["07"] = "CLOSE",
+        ["08"] = "CLOSE_WAIT",
+        ["09"] = "LAST_ACK",
+        ["0A"] = "LISTEN",
+        ["0B"] = "CLOSING",
+    };
+
+    /// <summary>The states of every socket whose remote end is remote (e.g. all connections to a backend).</summary>
+    internal static IReadOnlyList<string> StatesOfConnectionsTo(IPEndPoint remote)
+    {
+        string file = remote.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
+        string wanted = Encode(remote);
+        var states = new List<string>();
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 3 && string.Equals(fields[2], wanted, StringComparison.OrdinalIgnoreCase))
+            {
+                states.Add(States.GetValueOrDefault(fields[3].ToUpperInvariant(), fields[3]));
+            }
+        }
+
+        return states;
+    }
+
+    // The kernel prints the address as 32-bit words in host (little-endian) order, the port big-endian.
+    private static string Encode(IPEndPoint endPoint)
+    {
+        byte[] address = endPoint.Address.GetAddressBytes();
+        var text = new System.Text.StringBuilder();
+        for (int word = 0; word < address.Length; word += 4)
+        {
+            for (int i = 3; i >= 0; i--)
+            {
+                text.Append(address[word + i].ToString("X2", CultureInfo.InvariantCulture));
+            }
+        }
+
+        return text.Append(':').Append(endPoint.Port.ToString("X4", CultureInfo.InvariantCulture)).ToString();
+    }
+}
