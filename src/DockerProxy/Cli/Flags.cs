@@ -19,6 +19,7 @@ internal static class Flags
     internal const string LogFormat = "log-format";
     internal const string UdpTimeout = "udp-timeout";
     internal const string UdpMaxSessions = "udp-max-sessions";
+    internal const string CopyMode = "copy-mode";
 
     internal static readonly FlagSpec[] All =
     [
@@ -33,6 +34,7 @@ internal static class Flags
         new(LogLevel, FlagKind.String, "log level: debug, info, warn or error", "LEVEL", "info", "DOCKER_PROXY_LOG_LEVEL"),
         new(LogFormat, FlagKind.String, "log format on stderr: text or json", "FORMAT", "text", "DOCKER_PROXY_LOG_FORMAT"),
         new(UdpTimeout, FlagKind.Duration, "UDP: close a session idle this long either way (Go duration: 30s, 5m)", "DURATION", "90s", "DOCKER_PROXY_UDP_TIMEOUT"),
+        new(CopyMode, FlagKind.String, "TCP: how bytes are copied: splice (zero copy) or pipelines", "MODE", "splice", "DOCKER_PROXY_COPY_MODE"),
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),
     ];
 

@@ -1,5 +1,6 @@
 using System.Net;
 using DockerProxy.Hosting;
+using DockerProxy.Relay.Tcp;
 using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
 
@@ -121,6 +122,18 @@ internal static class OptionsBinder
             }
         }
 
+        CopyMode copyMode = TcpRelayOptions.Default.CopyMode;
+        string? mode = Read(values, Flags.CopyMode, environment, out string modeSource);
+        if (mode is not null)
+        {
+            switch (mode)
+            {
+                case "splice": copyMode = CopyMode.Splice; break;
+                case "pipelines": copyMode = CopyMode.Pipelines; break;
+                default: problems.Add($"invalid {modeSource} \"{mode}\": must be splice or pipelines"); break;
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw new StartupException(string.Join("; ", problems));
@@ -134,7 +147,8 @@ internal static class OptionsBinder
             logLevel,
             logFormat,
             udpTimeout,
-            udpMaxSessions);
+            udpMaxSessions,
+            copyMode);
     }
 
     // A flag wins over its environment variable; source names whichever was used, for messages.

@@ -1,4 +1,5 @@
 using System.Net;
+using DockerProxy.Relay.Tcp;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Cli;
@@ -12,6 +13,7 @@ namespace DockerProxy.Cli;
 /// <param name="LogFormat">Text or JSON lines.</param>
 /// <param name="UdpTimeout">UDP: a session idle this long either way is closed.</param>
 /// <param name="UdpMaxSessions">UDP: the session table's bound.</param>
+/// <param name="CopyMode">TCP: splice or Pipelines.</param>
 internal sealed record ProxyOptions(
     string Proto,
     IPEndPoint Host,
@@ -20,4 +22,5 @@ internal sealed record ProxyOptions(
     LogLevel LogLevel,
     LogFormat LogFormat,
     TimeSpan UdpTimeout,
-    int UdpMaxSessions);
+    int UdpMaxSessions,
+    CopyMode CopyMode = CopyMode.Splice);

@@ -42,6 +42,14 @@ internal static unsafe partial class Libc
     internal const int MsgTrunc = 0x20;
     internal const int MsgDontWait = 0x40;
     internal const int EAgain = 11;
+    internal const int EInval = 22;
+    internal const int EPipe = 32;
+    internal const int ENoSys = 38;
+    internal const int ECONNRESET = 104;
+    internal const int OCloExec = 0x80000;
+    internal const int FSetPipeSz = 1031;
+    internal const uint SpliceFMove = 1;
+    internal const uint SpliceFNonBlock = 2;
     internal const int EConnRefused = 111;
 
     internal const int SigInt = 2;
@@ -75,6 +83,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(int fd, MsgHdr* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "splice", SetLastError = true)]
+    internal static partial nint Splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    internal static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(int fd, byte* buffer, nint count);
 
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);

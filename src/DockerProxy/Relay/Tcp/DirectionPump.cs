@@ -12,7 +12,7 @@ namespace DockerProxy.Relay.Tcp;
 /// or error) the destination is half-closed (FIN) and the other direction keeps running, as the
 /// original's copy loop does (moby cmd/docker-proxy/tcp_proxy_linux.go).
 /// </summary>
-internal sealed class DirectionPump
+internal sealed class DirectionPump : IRelayDirection
 {
     /// <summary>Largest receive in one call; the pool's arrays for it are reused across connections.</summary>
     internal const int SegmentSize = 16 * 1024;
@@ -42,10 +42,10 @@ internal sealed class DirectionPump
     }
 
     /// <summary>Bytes delivered to the destination so far.</summary>
-    internal long BytesSent { get; private set; }
+    public long BytesSent { get; private set; }
 
     /// <summary>Runs until the source has ended and everything read was delivered (or the destination failed).</summary>
-    internal Task RunAsync()
+    public Task RunAsync()
     {
         Task receiving = ReceiveAsync();
         Task sending = SendAsync();
@@ -138,28 +138,6 @@ internal sealed class DirectionPump
             await reader.CompleteAsync();
         }
 
-        // Half-close: the destination sees the source's end as a FIN; reading from the source stops
-        // (which also wakes a receive that waits for data, when the destination failed first).
-        Shutdown(_destination, SocketShutdown.Send);
-        if (destinationFailed)
-        {
-            Shutdown(_source, SocketShutdown.Receive);
-        }
-    }
-
-    private static void Shutdown(Socket socket, SocketShutdown how)
-    {
-        try
-        {
-            socket.Shutdown(how);
-        }
-        catch (SocketException)
-        {
-            // Already reset or not connected: nothing left to tell the peer.
-        }
-        catch (ObjectDisposedException)
-        {
-            // Aborted meanwhile.
-        }
+        HalfClose.End(_source, _destination, destinationFailed);
     }
 }

@@ -18,14 +18,16 @@ internal sealed class TcpConnection
     private readonly Socket _client;
     private readonly IPEndPoint _container;
     private readonly ILogger _logger;
+    private readonly TcpRelayOptions _options;
     private Socket? _backend;
     private int _aborted;
 
-    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger)
+    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options)
     {
         _client = client;
         _container = container;
         _logger = logger;
+        _options = options;
     }
 
     internal async Task RunAsync()
@@ -62,8 +64,8 @@ internal sealed class TcpConnection
                 return;
             }
 
-            var up = new DirectionPump(_client, backend);
-            var down = new DirectionPump(backend, _client);
+            IRelayDirection up = CreateDirection(_client, backend);
+            IRelayDirection down = CreateDirection(backend, _client);
             Task upstream = up.RunAsync();
             Task downstream = down.RunAsync();
             await upstream;
@@ -98,6 +100,10 @@ internal sealed class TcpConnection
         _client.Dispose();
         _backend?.Dispose();
     }
+
+    private IRelayDirection CreateDirection(Socket source, Socket destination) => _options.CopyMode == CopyMode.Splice
+        ? new SpliceDirection(source, destination, SplicePipePool.Shared)
+        : new DirectionPump(source, destination);
 
     private static void ConfigureClient(Socket client)
     {

@@ -16,13 +16,20 @@ internal sealed class TcpRelay : IRelay
     private readonly IPEndPoint _container;
     private readonly ILogger _logger;
     private readonly AcceptBackoff _backoff;
+    private readonly TcpRelayOptions _options;
     private readonly HashSet<TcpConnection> _connections = [];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private bool _stopped;
 
     internal TcpRelay(Socket listener, IPEndPoint container, ILogger logger, TimeProvider time)
+        : this(listener, container, logger, time, TcpRelayOptions.Default)
     {
+    }
+
+    internal TcpRelay(Socket listener, IPEndPoint container, ILogger logger, TimeProvider time, TcpRelayOptions options)
+    {
+        _options = options;
         _listener = listener;
         _container = container;
         _logger = logger;
@@ -74,7 +81,7 @@ internal sealed class TcpRelay : IRelay
 
             _backoff.Reset();
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
-            Start(new TcpConnection(client, _container, _logger));
+            Start(new TcpConnection(client, _container, _logger, _options));
         }
     }
 

@@ -1,0 +1,221 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using DockerProxy.Native;
+
+namespace DockerProxy.Relay.Tcp;
+
+/// <summary>
+/// One direction copied with splice(2): source socket -> pipe -> destination socket, the bytes never
+/// entering the process (the original does the same through Go's io.Copy). Readiness comes from the
+/// .NET socket engine, so no thread blocks: a zero-byte receive waits until the source is readable,
+/// and when the destination is full, the next byte is taken out of the pipe and sent with
+/// SendAsync, which waits until the destination is writable again. A pipe is rented only while
+/// bytes are in flight. Where splice cannot be used (no fd for a pipe, a socket type that refuses
+/// it) the direction continues on the Pipelines copy from where it stands.
+/// </summary>
+internal sealed class SpliceDirection : IRelayDirection
+{
+    private const uint Flags = Libc.SpliceFMove | Libc.SpliceFNonBlock;
+
+    private readonly Socket _source;
+    private readonly Socket _destination;
+    private readonly SplicePipePool _pipes;
+    private byte[]? _oneByte;
+    private DirectionPump? _fallback;
+    private long _spliced;
+
+    internal SpliceDirection(Socket source, Socket destination, SplicePipePool pipes)
+    {
+        _source = source;
+        _destination = destination;
+        _pipes = pipes;
+    }
+
+    public long BytesSent => _spliced + (_fallback?.BytesSent ?? 0);
+
+    public async Task RunAsync()
+    {
+        bool destinationFailed = false;
+        try
+        {
+            while (true)
+            {
+                // Wait until the source is readable (data or EOF) without holding a pipe.
+                _ = await _source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+
+                SplicePipe? pipe = _pipes.Rent();
+                if (pipe is null)
+                {
+                    break; // out of fds for a pipe: copy through memory instead
+                }
+
+                Outcome outcome;
+                try
+                {
+                    outcome = await MoveAvailableAsync(pipe);
+                }
+                catch
+                {
+                    pipe.Dispose(); // it may still hold bytes
+                    throw;
+                }
+
+                if (outcome == Outcome.DestinationFailed)
+                {
+                    pipe.Dispose();
+                    destinationFailed = true;
+                    HalfClose.End(_source, _destination, destinationFailed: true);
+                    return;
+                }
+
+                _pipes.Return(pipe); // empty again
+                if (outcome == Outcome.SourceEnded)
+                {
+                    HalfClose.End(_source, _destination, destinationFailed: false);
+                    return;
+                }
+
+                if (outcome == Outcome.Unsupported)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException e) when (SocketErrors.IsFlowEnd(e.SocketErrorCode))
+        {
+            HalfClose.End(_source, _destination, destinationFailed);
+            return;
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // aborted
+        }
+
+        _fallback = new DirectionPump(_source, _destination);
+        await _fallback.RunAsync();
+    }
+
+    // Moves everything readable now from the source to the destination through the pipe.
+    private async ValueTask<Outcome> MoveAvailableAsync(SplicePipe pipe)
+    {
+        while (true)
+        {
+            nint moved = SpliceIn(pipe);
+            if (moved == 0)
+            {
+                return Outcome.SourceEnded;
+            }
+
+            if (moved < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                return errno switch
+                {
+                    Libc.EAgain => Outcome.Drained,
+                    Libc.EInval or Libc.ENoSys => Outcome.Unsupported,
+                    _ => Outcome.SourceEnded, // reset or error: the destination gets a FIN
+                };
+            }
+
+            if (!await DrainAsync(pipe, moved))
+            {
+                return Outcome.DestinationFailed;
+            }
+        }
+    }
+
+    // Empties the pipe into the destination; false when the destination failed.
+    private async ValueTask<bool> DrainAsync(SplicePipe pipe, nint pending)
+    {
+        while (pending > 0)
+        {
+            nint sent = SpliceOut(pipe, pending);
+            if (sent > 0)
+            {
+                pending -= sent;
+                _spliced += sent;
+                continue;
+            }
+
+            if (sent < 0 && Marshal.GetLastPInvokeError() == Libc.EAgain)
+            {
+                // The destination is full. Let the socket engine tell when it can take more: send
+                // the next byte of the stream through it, then splice the rest.
+                _oneByte ??= new byte[1];
+                if (ReadOneByte(pipe) != 1)
+                {
+                    return false;
+                }
+
+                try
+                {
+                    _ = await _destination.SendAsync(_oneByte, SocketFlags.None);
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+
+                pending--;
+                _spliced++;
+                continue;
+            }
+
+            return false; // EPIPE, ECONNRESET...: the destination is gone
+        }
+
+        return true;
+    }
+
+    private unsafe nint SpliceIn(SplicePipe pipe)
+    {
+        SafeHandle handle = _source.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return Libc.Splice((int)handle.DangerousGetHandle(), null, pipe.WriteFd, null, (nuint)pipe.Size, Flags);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private unsafe nint SpliceOut(SplicePipe pipe, nint count)
+    {
+        SafeHandle handle = _destination.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return Libc.Splice(pipe.ReadFd, null, (int)handle.DangerousGetHandle(), null, (nuint)count, Flags);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private unsafe nint ReadOneByte(SplicePipe pipe)
+    {
+        fixed (byte* one = _oneByte)
+        {
+            return Libc.Read(pipe.ReadFd, one, 1);
+        }
+    }
+
+    private enum Outcome
+    {
+        Drained,
+        SourceEnded,
+        DestinationFailed,
+        Unsupported,
+    }
+}
