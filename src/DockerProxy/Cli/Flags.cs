@@ -20,6 +20,10 @@ internal static class Flags
     internal const string UdpTimeout = "udp-timeout";
     internal const string UdpMaxSessions = "udp-max-sessions";
     internal const string CopyMode = "copy-mode";
+    internal const string ConnectTimeout = "connect-timeout";
+    internal const string IdleTimeout = "idle-timeout";
+    internal const string MaxConnections = "max-connections";
+    internal const string User = "user";
 
     internal static readonly FlagSpec[] All =
     [
@@ -33,6 +37,10 @@ internal static class Flags
         new(Version, FlagKind.Bool, "print version information and quit"),
         new(LogLevel, FlagKind.String, "log level: debug, info, warn or error", "LEVEL", "info", "DOCKER_PROXY_LOG_LEVEL"),
         new(LogFormat, FlagKind.String, "log format on stderr: text or json", "FORMAT", "text", "DOCKER_PROXY_LOG_FORMAT"),
+        new(ConnectTimeout, FlagKind.Duration, "TCP: give up dialling the container after this long (Go duration; default: no limit)", "DURATION", null, "DOCKER_PROXY_CONNECT_TIMEOUT"),
+        new(IdleTimeout, FlagKind.Duration, "TCP: close a connection with no traffic either way for this long (default: never)", "DURATION", null, "DOCKER_PROXY_IDLE_TIMEOUT"),
+        new(MaxConnections, FlagKind.Int, "TCP: most connections at once; beyond it new clients are closed at once (default: unlimited)", "N", null, "DOCKER_PROXY_MAX_CONNECTIONS"),
+        new(User, FlagKind.String, "once listening, drop to this user and its group, with no capabilities", "NAME", null, "DOCKER_PROXY_USER"),
         new(UdpTimeout, FlagKind.Duration, "UDP: close a session idle this long either way (Go duration: 30s, 5m)", "DURATION", "90s", "DOCKER_PROXY_UDP_TIMEOUT"),
         new(CopyMode, FlagKind.String, "TCP: how bytes are copied: splice (zero copy) or pipelines", "MODE", "splice", "DOCKER_PROXY_COPY_MODE"),
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),

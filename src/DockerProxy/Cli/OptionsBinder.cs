@@ -22,7 +22,7 @@ internal static class OptionsBinder
             throw new StartupException($"unsupported protocol {proto}");
         }
 
-        var problems = new List<string>();
+        var problems = new List<string>(); // the original's flags first, then ours (SettingReader)
 
         IPAddress hostIp = ReadIp(values, Flags.HostIp) ?? IPAddress.Any;
         if (hostIp.IsIPv4MappedToIPv6)
@@ -64,110 +64,35 @@ internal static class OptionsBinder
                 : "missing -container-port");
         }
 
-        LogLevel logLevel = LogLevel.Information;
-        string? level = Read(values, Flags.LogLevel, environment, out string levelSource);
-        if (level is not null)
-        {
-            LogLevel? parsed = level switch
-            {
-                "debug" => LogLevel.Debug,
-                "info" => LogLevel.Information,
-                "warn" => LogLevel.Warning,
-                "error" => LogLevel.Error,
-                _ => null,
-            };
-            if (parsed is null)
-            {
-                problems.Add($"invalid {levelSource} \"{level}\": must be debug, info, warn or error");
-            }
-            else
-            {
-                logLevel = parsed.Value;
-            }
-        }
-
-        LogFormat logFormat = LogFormat.Text;
-        string? format = Read(values, Flags.LogFormat, environment, out string formatSource);
-        if (format is not null)
-        {
-            switch (format)
-            {
-                case "text": logFormat = LogFormat.Text; break;
-                case "json": logFormat = LogFormat.Json; break;
-                default: problems.Add($"invalid {formatSource} \"{format}\": must be text or json"); break;
-            }
-        }
-
-        TimeSpan udpTimeout = UdpRelayOptions.DefaultIdleTimeout;
-        string? timeout = Read(values, Flags.UdpTimeout, environment, out string timeoutSource);
-        if (timeout is not null)
-        {
-            if (!GoDuration.TryParse(timeout, out udpTimeout) || udpTimeout <= TimeSpan.Zero)
-            {
-                problems.Add($"invalid {timeoutSource} \"{timeout}\": must be a positive Go duration such as 90s or 5m");
-            }
-        }
-
-        int udpMaxSessions = UdpRelayOptions.DefaultMaxSessions;
-        string? maxSessions = Read(values, Flags.UdpMaxSessions, environment, out string maxSessionsSource);
-        if (maxSessions is not null)
-        {
-            if (GoSyntax.ParseInt(maxSessions, out long parsedMax) != GoIntResult.Ok || parsedMax is < 1 or > 16_777_216)
-            {
-                problems.Add($"invalid {maxSessionsSource} \"{maxSessions}\": must be 1-16777216");
-            }
-            else
-            {
-                udpMaxSessions = (int)parsedMax;
-            }
-        }
-
-        CopyMode copyMode = TcpRelayOptions.Default.CopyMode;
-        string? mode = Read(values, Flags.CopyMode, environment, out string modeSource);
-        if (mode is not null)
-        {
-            switch (mode)
-            {
-                case "splice": copyMode = CopyMode.Splice; break;
-                case "pipelines": copyMode = CopyMode.Pipelines; break;
-                default: problems.Add($"invalid {modeSource} \"{mode}\": must be splice or pipelines"); break;
-            }
-        }
-
-        if (problems.Count > 0)
-        {
-            throw new StartupException(string.Join("; ", problems));
-        }
+        var settings = new SettingReader(values, environment, problems);
+        LogLevel logLevel = settings.Choice(Flags.LogLevel, LogLevel.Information,
+            ("debug", LogLevel.Debug), ("info", LogLevel.Information), ("warn", LogLevel.Warning), ("error", LogLevel.Error));
+        LogFormat logFormat = settings.Choice(Flags.LogFormat, LogFormat.Text, ("text", LogFormat.Text), ("json", LogFormat.Json));
+        CopyMode copyMode = settings.Choice(Flags.CopyMode, TcpRelayOptions.Default.CopyMode, ("splice", CopyMode.Splice), ("pipelines", CopyMode.Pipelines));
+        TimeSpan udpTimeout = settings.Duration(Flags.UdpTimeout, UdpRelayOptions.DefaultIdleTimeout)!.Value;
+        long udpMaxSessions = settings.Integer(Flags.UdpMaxSessions, UdpRelayOptions.DefaultMaxSessions, 1, 16_777_216)!.Value;
+        TimeSpan? connectTimeout = settings.Duration(Flags.ConnectTimeout, null);
+        TimeSpan? idleTimeout = settings.Duration(Flags.IdleTimeout, null);
+        long? maxConnections = settings.Integer(Flags.MaxConnections, null, 1, int.MaxValue);
+        string? user = settings.Text(Flags.User);
+        settings.ThrowIfAny();
 
         return new ProxyOptions(
             proto,
             new IPEndPoint(hostIp, (int)hostPort),
             new IPEndPoint(containerIp!, (int)containerPort),
-            values.Get(Flags.UseListenFd) is string useFd && GoSyntax.ParseBool(useFd) == true,
-            logLevel,
-            logFormat,
-            udpTimeout,
-            udpMaxSessions,
-            copyMode);
-    }
-
-    // A flag wins over its environment variable; source names whichever was used, for messages.
-    private static string? Read(FlagValues values, string flag, Func<string, string?> environment, out string source)
-    {
-        source = "-" + flag;
-        if (values.Get(flag) is string value)
+            values.Get(Flags.UseListenFd) is string useFd && GoSyntax.ParseBool(useFd) == true)
         {
-            return value;
-        }
-
-        string? variable = Flags.Find(flag)?.EnvironmentVariable;
-        if (variable is not null && environment(variable) is string fromEnvironment && fromEnvironment.Length > 0)
-        {
-            source = variable;
-            return fromEnvironment;
-        }
-
-        return null;
+            LogLevel = logLevel,
+            LogFormat = logFormat,
+            CopyMode = copyMode,
+            UdpTimeout = udpTimeout,
+            UdpMaxSessions = (int)udpMaxSessions,
+            ConnectTimeout = connectTimeout,
+            IdleTimeout = idleTimeout,
+            MaxConnections = (int?)maxConnections,
+            User = user,
+        };
     }
 
     // GoFlagParser already checked the syntax; here only the value is taken.

@@ -67,6 +67,19 @@ internal static class ProxyProcess
             return Fail(status, logger, e.Message);
         }
 
+        if (options.User is string user)
+        {
+            try
+            {
+                PrivilegeDrop.To(user); // listening already: nothing left that needs root
+            }
+            catch (StartupException e)
+            {
+                await relay.DisposeAsync();
+                return Fail(status, logger, e.Message);
+            }
+        }
+
         await using (relay)
         {
             if (options.UseListenFd)

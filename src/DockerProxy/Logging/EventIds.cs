@@ -13,6 +13,8 @@ internal static class EventIds
     internal const int BackendDialFailed = 201;
     internal const int ConnectionClosed = 202;
     internal const int AcceptFailed = 203;
+    internal const int ConnectionLimitReached = 204;
+    internal const int ConnectionIdle = 205;
 
     internal const int UdpSessionOpened = 300;
     internal const int UdpSessionExpired = 301;

@@ -53,6 +53,12 @@ internal static partial class Log
     [LoggerMessage(EventIds.UdpBuffers, LogLevel.Debug, "UDP {Listen}: receive buffer {Receive} bytes, send buffer {Send} bytes")]
     internal static partial void UdpBuffers(ILogger logger, EndPoint listen, int receive, int send);
 
+    [LoggerMessage(EventIds.ConnectionLimitReached, LogLevel.Warning, "{Listen} is at its limit of {Limit} connections: closed a new client ({Suppressed} more since the last report)")]
+    internal static partial void ConnectionLimitReached(ILogger logger, EndPoint listen, int limit, int suppressed);
+
+    [LoggerMessage(EventIds.ConnectionIdle, LogLevel.Debug, "Closed a connection idle for {Idle}")]
+    internal static partial void ConnectionIdle(ILogger logger, TimeSpan idle);
+
     [LoggerMessage(EventIds.StartupFailed, LogLevel.Error, "Start-up failed: {Reason}")]
     internal static partial void StartupFailed(ILogger logger, string reason);
 

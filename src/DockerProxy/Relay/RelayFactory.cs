@@ -16,7 +16,7 @@ internal static class RelayFactory
         {
             case "tcp":
                 Socket listener = options.UseListenFd ? InheritedListener.Adopt("tcp") : ListenerBinder.BindTcp(options.Host);
-                return new TcpRelay(listener, options.Container, loggers.CreateLogger<TcpRelay>(), time, new TcpRelayOptions(options.CopyMode));
+                return new TcpRelay(listener, options.Container, loggers.CreateLogger<TcpRelay>(), time, options.Tcp);
             case "udp":
                 UdpListener udp = options.UseListenFd ? UdpListener.Adopt(InheritedListener.Adopt("udp")) : UdpListener.Bind(options.Host);
                 return new UdpRelay(udp, options.Container, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers.CreateLogger<UdpRelay>(), time);

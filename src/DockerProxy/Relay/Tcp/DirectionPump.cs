@@ -34,11 +34,13 @@ internal sealed class DirectionPump : IRelayDirection
     private readonly Socket _source;
     private readonly Socket _destination;
     private readonly Pipe _pipe = new(PipeOptions);
+    private readonly FlowActivity? _activity;
 
-    internal DirectionPump(Socket source, Socket destination)
+    internal DirectionPump(Socket source, Socket destination, FlowActivity? activity = null)
     {
         _source = source;
         _destination = destination;
+        _activity = activity;
     }
 
     /// <summary>Bytes delivered to the destination so far.</summary>
@@ -70,6 +72,7 @@ internal sealed class DirectionPump : IRelayDirection
                 }
 
                 writer.Advance(received);
+                _activity?.Touch();
                 FlushResult flushed = await writer.FlushAsync();
                 if (flushed.IsCompleted)
                 {

@@ -20,15 +20,17 @@ internal sealed class SpliceDirection : IRelayDirection
     private readonly Socket _source;
     private readonly Socket _destination;
     private readonly SplicePipePool _pipes;
+    private readonly FlowActivity? _activity;
     private byte[]? _oneByte;
     private DirectionPump? _fallback;
     private long _spliced;
 
-    internal SpliceDirection(Socket source, Socket destination, SplicePipePool pipes)
+    internal SpliceDirection(Socket source, Socket destination, SplicePipePool pipes, FlowActivity? activity = null)
     {
         _source = source;
         _destination = destination;
         _pipes = pipes;
+        _activity = activity;
     }
 
     public long BytesSent => _spliced + (_fallback?.BytesSent ?? 0);
@@ -91,7 +93,7 @@ internal sealed class SpliceDirection : IRelayDirection
             return; // aborted
         }
 
-        _fallback = new DirectionPump(_source, _destination);
+        _fallback = new DirectionPump(_source, _destination, _activity);
         await _fallback.RunAsync();
     }
 
@@ -117,6 +119,7 @@ internal sealed class SpliceDirection : IRelayDirection
                 };
             }
 
+            _activity?.Touch();
             if (!await DrainAsync(pipe, moved))
             {
                 return Outcome.DestinationFailed;

@@ -22,13 +22,17 @@ internal sealed class TcpConnection
     private Socket? _backend;
     private int _aborted;
 
-    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options)
+    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options, TimeProvider time)
     {
         _client = client;
         _container = container;
         _logger = logger;
         _options = options;
+        Activity = options.IdleTimeout is null ? null : new FlowActivity(time);
     }
+
+    /// <summary>Last traffic either way, when the relay enforces an idle timeout.</summary>
+    internal FlowActivity? Activity { get; }
 
     internal async Task RunAsync()
     {
@@ -46,11 +50,20 @@ internal sealed class TcpConnection
 
             try
             {
-                await backend.ConnectAsync(_container);
+                if (_options.ConnectTimeout is TimeSpan limit)
+                {
+                    using var timeout = new CancellationTokenSource(limit);
+                    await backend.ConnectAsync(_container, timeout.Token);
+                }
+                else
+                {
+                    await backend.ConnectAsync(_container);
+                }
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                Log.BackendDialFailed(_logger, _container, clientAddress, e.SocketErrorCode);
+                SocketError error = e is SocketException socketError ? socketError.SocketErrorCode : SocketError.TimedOut;
+                Log.BackendDialFailed(_logger, _container, clientAddress, error);
                 // The client sees EOF (FIN), as with the original, not a reset.
                 try
                 {
@@ -102,8 +115,8 @@ internal sealed class TcpConnection
     }
 
     private IRelayDirection CreateDirection(Socket source, Socket destination) => _options.CopyMode == CopyMode.Splice
-        ? new SpliceDirection(source, destination, SplicePipePool.Shared)
-        : new DirectionPump(source, destination);
+        ? new SpliceDirection(source, destination, SplicePipePool.Shared, Activity)
+        : new DirectionPump(source, destination, Activity);
 
     private static void ConfigureClient(Socket client)
     {

@@ -17,6 +17,9 @@ internal sealed class TcpRelay : IRelay
     private readonly ILogger _logger;
     private readonly AcceptBackoff _backoff;
     private readonly TcpRelayOptions _options;
+    private readonly TimeProvider _time;
+    private readonly RateLimitedReport _limitReport;
+    private ITimer? _idleSweeper;
     private readonly HashSet<TcpConnection> _connections = [];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
@@ -30,6 +33,8 @@ internal sealed class TcpRelay : IRelay
     internal TcpRelay(Socket listener, IPEndPoint container, ILogger logger, TimeProvider time, TcpRelayOptions options)
     {
         _options = options;
+        _time = time;
+        _limitReport = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
         _listener = listener;
         _container = container;
         _logger = logger;
@@ -42,6 +47,12 @@ internal sealed class TcpRelay : IRelay
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((Socket)state!).Dispose(), _listener);
+        if (_options.IdleTimeout is TimeSpan idle)
+        {
+            TimeSpan period = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(5).Ticks));
+            _idleSweeper = _time.CreateTimer(static state => ((TcpRelay)state!).CloseIdle(), this, period, period);
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             Socket client;
@@ -80,8 +91,65 @@ internal sealed class TcpRelay : IRelay
             }
 
             _backoff.Reset();
+            if (_options.MaxConnections is int max && OpenConnections >= max)
+            {
+                // Over the limit: closed at once, so the client knows now instead of waiting.
+                if (_limitReport.ShouldReport(out int suppressed))
+                {
+                    Log.ConnectionLimitReached(_logger, LocalEndPoint, max, suppressed);
+                }
+
+                client.Dispose();
+                continue;
+            }
+
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
-            Start(new TcpConnection(client, _container, _logger, _options));
+            Start(new TcpConnection(client, _container, _logger, _options, _time));
+        }
+    }
+
+    /// <summary>Connections being relayed now.</summary>
+    internal int OpenConnections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Closes every connection idle past the idle timeout. Runs on the sweeper timer.</summary>
+    internal void CloseIdle()
+    {
+        if (_options.IdleTimeout is not TimeSpan idle)
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        List<TcpConnection>? idleOnes = null;
+        lock (_gate)
+        {
+            foreach (TcpConnection connection in _connections)
+            {
+                if (connection.Activity is { } activity && activity.IdleFor(now) >= idle)
+                {
+                    (idleOnes ??= []).Add(connection);
+                }
+            }
+        }
+
+        if (idleOnes is null)
+        {
+            return;
+        }
+
+        foreach (TcpConnection connection in idleOnes)
+        {
+            Log.ConnectionIdle(_logger, idle);
+            connection.Abort();
         }
     }
 
@@ -136,6 +204,11 @@ internal sealed class TcpRelay : IRelay
             {
                 _drained.TrySetResult();
             }
+        }
+
+        if (_idleSweeper is not null)
+        {
+            await _idleSweeper.DisposeAsync();
         }
 
         _listener.Dispose();

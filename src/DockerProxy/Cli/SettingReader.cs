@@ -1,0 +1,114 @@
+using DockerProxy.Hosting;
+
+namespace DockerProxy.Cli;
+
+/// <summary>
+/// Reads our own options (those beyond the original's): from the flag if given, else from its
+/// environment variable. Problems are collected, each naming the flag or variable it came from,
+/// so that one start-up failure reports all of them.
+/// </summary>
+internal sealed class SettingReader
+{
+    private readonly FlagValues _values;
+    private readonly Func<string, string?> _environment;
+
+    internal SettingReader(FlagValues values, Func<string, string?> environment, List<string> problems)
+    {
+        _values = values;
+        _environment = environment;
+        Problems = problems;
+    }
+
+    internal List<string> Problems { get; }
+
+    /// <summary>One of a fixed set of words.</summary>
+    internal T Choice<T>(string flag, T fallback, params (string Word, T Value)[] choices)
+    {
+        if (Read(flag, out string source) is not string text)
+        {
+            return fallback;
+        }
+
+        foreach ((string word, T value) in choices)
+        {
+            if (word == text)
+            {
+                return value;
+            }
+        }
+
+        Problems.Add($"invalid {source} \"{text}\": must be {Words(choices)}");
+        return fallback;
+    }
+
+    /// <summary>A positive Go duration ("90s", "5m").</summary>
+    internal TimeSpan? Duration(string flag, TimeSpan? fallback)
+    {
+        if (Read(flag, out string source) is not string text)
+        {
+            return fallback;
+        }
+
+        if (GoDuration.TryParse(text, out TimeSpan value) && value > TimeSpan.Zero)
+        {
+            return value;
+        }
+
+        Problems.Add($"invalid {source} \"{text}\": must be a positive Go duration such as 90s or 5m");
+        return fallback;
+    }
+
+    /// <summary>An integer (Go syntax) within min..max.</summary>
+    internal long? Integer(string flag, long? fallback, long min, long max)
+    {
+        if (Read(flag, out string source) is not string text)
+        {
+            return fallback;
+        }
+
+        if (GoSyntax.ParseInt(text, out long value) == GoIntResult.Ok && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        Problems.Add($"invalid {source} \"{text}\": must be {min}-{max}");
+        return fallback;
+    }
+
+    /// <summary>Any non-empty text.</summary>
+    internal string? Text(string flag) => Read(flag, out _);
+
+    /// <summary>Throws the collected problems as one start-up failure, if any.</summary>
+    internal void ThrowIfAny()
+    {
+        if (Problems.Count > 0)
+        {
+            throw new StartupException(string.Join("; ", Problems));
+        }
+    }
+
+    // A flag wins over its environment variable; source names whichever was used, for messages.
+    private string? Read(string flag, out string source)
+    {
+        source = "-" + flag;
+        if (_values.Get(flag) is string value)
+        {
+            return value;
+        }
+
+        string? variable = Flags.Find(flag)?.EnvironmentVariable;
+        if (variable is not null && _environment(variable) is string fromEnvironment && fromEnvironment.Length > 0)
+        {
+            source = variable;
+            return fromEnvironment;
+        }
+
+        return null;
+    }
+
+    private static string Words<T>((string Word, T Value)[] choices)
+    {
+        var words = choices.Select(c => c.Word).ToArray();
+        return words.Length == 1 ? words[0] : string.Join(", ", words[..^1]) + " or " + words[^1];
+    }
+}
