@@ -38,11 +38,7 @@ public sealed class OptionsBinderTests
             "udp",
             new IPEndPoint(IPAddress.Loopback, 5353),
             new IPEndPoint(IPAddress.Parse("172.17.0.2"), 53),
-            true,
-            LogLevel.Information,
-            LogFormat.Text,
-            TimeSpan.FromSeconds(90),
-            65536));
+            true));
     }
 
     [Theory]
