@@ -93,6 +93,12 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(int fd, byte* buffer, nint count);
 
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    internal static partial nint Send(int fd, byte* buffer, nint length, int flags);
+
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);
 

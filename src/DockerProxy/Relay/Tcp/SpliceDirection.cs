@@ -172,38 +172,21 @@ internal sealed class SpliceDirection : IRelayDirection
 
     private unsafe nint SpliceIn(SplicePipe pipe)
     {
-        SafeHandle handle = _source.SafeHandle;
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return Libc.Splice((int)handle.DangerousGetHandle(), null, pipe.WriteFd, null, (nuint)pipe.Size, Flags);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        using var source = new FdLease(_source);
+        return source.Fd < 0 ? Fail() : Libc.Splice(source.Fd, null, pipe.WriteFd, null, (nuint)pipe.Size, Flags);
     }
 
     private unsafe nint SpliceOut(SplicePipe pipe, nint count)
     {
-        SafeHandle handle = _destination.SafeHandle;
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return Libc.Splice(pipe.ReadFd, null, (int)handle.DangerousGetHandle(), null, (nuint)count, Flags);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        using var destination = new FdLease(_destination);
+        return destination.Fd < 0 ? Fail() : Libc.Splice(pipe.ReadFd, null, destination.Fd, null, (nuint)count, Flags);
+    }
+
+    // The socket was closed under us (the connection was aborted): report it as EBADF.
+    private static nint Fail()
+    {
+        Marshal.SetLastPInvokeError(Libc.EBadF);
+        return -1;
     }
 
     private unsafe nint ReadOneByte(SplicePipe pipe)

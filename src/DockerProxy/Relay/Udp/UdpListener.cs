@@ -100,10 +100,13 @@ internal sealed unsafe class UdpListener : IDisposable
                 ControlLength = ControlBytes,
             };
 
-            int fd = AcquireFd(out bool added);
-            nint received = fd < 0 ? -1 : Libc.RecvMsg(fd, &message, Libc.MsgDontWait);
-            int errno = received < 0 ? (fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
-            ReleaseFd(added);
+            nint received;
+            int errno;
+            using (var lease = new FdLease(_socket))
+            {
+                received = lease.Fd < 0 ? -1 : Libc.RecvMsg(lease.Fd, &message, Libc.MsgDontWait);
+                errno = received < 0 ? (lease.Fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
+            }
             if (received < 0)
             {
                 return errno == Libc.EAgain ? -1 : -2;
@@ -137,11 +140,9 @@ internal sealed unsafe class UdpListener : IDisposable
                 ControlLength = (nuint)controlLength,
             };
 
-            int fd = AcquireFd(out bool added);
-            nint sent = fd < 0 ? -1 : Libc.SendMsg(fd, &message, Libc.MsgDontWait);
-            int errno = sent < 0 ? (fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
-            ReleaseFd(added);
-            return errno;
+            using var lease = new FdLease(_socket);
+            nint sent = lease.Fd < 0 ? -1 : Libc.SendMsg(lease.Fd, &message, Libc.MsgDontWait);
+            return sent >= 0 ? 0 : lease.Fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError();
         }
     }
 
@@ -199,29 +200,5 @@ internal sealed unsafe class UdpListener : IDisposable
         *(int*)(control + 12) = Libc.IpPktInfo;
         local.WriteAddress(new Span<byte>(data + 4, 4)); // ipi_spec_dst: the source to use
         return 16 + 16; // CMSG_SPACE(12)
-    }
-
-    // The fd stays valid (not closed and reused) for the duration of a call, even if the socket is
-    // disposed meanwhile; -1 once it was disposed.
-    private int AcquireFd(out bool added)
-    {
-        added = false;
-        try
-        {
-            _socket.SafeHandle.DangerousAddRef(ref added);
-            return (int)_socket.SafeHandle.DangerousGetHandle();
-        }
-        catch (ObjectDisposedException)
-        {
-            return -1;
-        }
-    }
-
-    private void ReleaseFd(bool added)
-    {
-        if (added)
-        {
-            _socket.SafeHandle.DangerousRelease();
-        }
     }
 }

@@ -24,6 +24,9 @@ internal sealed class UdpRelay : IRelay
 
     private const int SessionBufferBytes = 1024 * 1024;
 
+    [ThreadStatic]
+    private static byte[]? t_replyBuffer;
+
     private readonly UdpListener _listener;
     private readonly IPEndPoint _container;
     private readonly UdpRelayOptions _options;
@@ -64,6 +67,22 @@ internal sealed class UdpRelay : IRelay
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                // Take what is waiting first, then ask the socket engine to wait: a busy listener
+                // is read without an extra syscall per wake-up.
+                for (int i = 0; i < BatchSize; i++)
+                {
+                    int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
+                    if (length == -1)
+                    {
+                        break; // drained
+                    }
+
+                    if (length >= 0 && !client.IsEmpty)
+                    {
+                        await ForwardAsync(buffer.AsMemory(0, length), client, local);
+                    }
+                }
+
                 try
                 {
                     _ = await _listener.WaitReadableAsync(stoppingToken);
@@ -84,20 +103,6 @@ internal sealed class UdpRelay : IRelay
                 {
                     break;
                 }
-
-                for (int i = 0; i < BatchSize; i++)
-                {
-                    int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
-                    if (length == -1)
-                    {
-                        break; // drained
-                    }
-
-                    if (length >= 0 && !client.IsEmpty)
-                    {
-                        await ForwardAsync(buffer.AsMemory(0, length), client, local);
-                    }
-                }
             }
         }
         finally
@@ -116,27 +121,34 @@ internal sealed class UdpRelay : IRelay
         }
 
         session.Local = local;
-        for (int attempt = 0; attempt < 2; attempt++)
+
+        // A stale ICMP port-unreachable from an earlier datagram is reported on the next send: it
+        // says nothing about this one. Send again, once.
+        int sent = DatagramIo.TrySend(session.Backend, datagram.Span);
+        if (sent == DatagramIo.Transient)
+        {
+            sent = DatagramIo.TrySend(session.Backend, datagram.Span);
+        }
+
+        if (sent == DatagramIo.WouldBlock)
         {
             try
             {
-                _ = await session.Backend.SendAsync(datagram, SocketFlags.None);
-                return;
+                _ = await session.Backend.SendAsync(datagram, SocketFlags.None); // waits for room
+                sent = 0;
             }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && attempt == 0)
+            catch (SocketException)
             {
-                // A stale ICMP port-unreachable from an earlier datagram is reported on this send:
-                // it says nothing about this one. Send again, once.
-            }
-            catch (SocketException e)
-            {
-                Log.UdpDropped(_logger, client, e.SocketErrorCode);
-                return;
             }
             catch (ObjectDisposedException)
             {
                 return; // evicted or stopping meanwhile
             }
+        }
+
+        if (sent != 0)
+        {
+            Log.UdpDropped(_logger, client, SocketError.SocketError);
         }
     }
 
@@ -212,41 +224,16 @@ internal sealed class UdpRelay : IRelay
     {
         try
         {
-            while (!session.IsClosed)
+            while (DrainReplies(session))
             {
                 try
                 {
-                    // Wait for a reply without holding a buffer.
+                    // Wait for the next reply without holding a buffer.
                     _ = await session.Backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
                 {
-                    continue; // ICMP from the backend: not relayed, the session goes on
-                }
-
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
-                try
-                {
-                    int length;
-                    try
-                    {
-                        length = await session.Backend.ReceiveAsync(buffer, SocketFlags.None);
-                    }
-                    catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-                    {
-                        continue;
-                    }
-
-                    _sessions.Touch(session, _time.GetTimestamp());
-                    int error = _listener.Send(buffer.AsSpan(0, length), session.Client, session.Local);
-                    if (error != 0)
-                    {
-                        Log.UdpReplyDropped(_logger, session.Client, Errno.Text(error));
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    // ICMP from the backend: not relayed, the session goes on.
                 }
             }
         }
@@ -268,6 +255,35 @@ internal sealed class UdpRelay : IRelay
                 }
             }
         }
+    }
+
+    // Relays every reply waiting on the session's socket; false once the session is closed. The
+    // buffer is the thread's: it is used only between one recv and one sendmsg, with no await.
+    private bool DrainReplies(UdpSession session)
+    {
+        byte[] buffer = t_replyBuffer ??= new byte[UdpListener.MaxDatagram];
+        for (int i = 0; i < BatchSize; i++)
+        {
+            int length = DatagramIo.TryReceive(session.Backend, buffer);
+            switch (length)
+            {
+                case DatagramIo.WouldBlock:
+                    return !session.IsClosed;
+                case DatagramIo.Transient:
+                    continue;
+                case DatagramIo.Closed:
+                    return false;
+            }
+
+            _sessions.Touch(session, _time.GetTimestamp());
+            int error = _listener.Send(buffer.AsSpan(0, length), session.Client, session.Local);
+            if (error != 0)
+            {
+                Log.UdpReplyDropped(_logger, session.Client, Errno.Text(error));
+            }
+        }
+
+        return !session.IsClosed;
     }
 
     private void Evicted(UdpSession session)
