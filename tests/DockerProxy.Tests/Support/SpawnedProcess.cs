@@ -24,8 +24,8 @@ internal sealed class SpawnedProcess : IAsyncDisposable
         _statusFd = statusFd;
         _stderrFd = stderrFd;
         _stdoutFd = stdoutFd;
-        _stderr = stderrFd >= 0 ? Task.Run(() => ReadAll(stderrFd)) : Task.FromResult(string.Empty);
-        _stdout = stdoutFd >= 0 ? Task.Run(() => ReadAll(stdoutFd)) : Task.FromResult(string.Empty);
+        _stderr = stderrFd >= 0 ? OnOwnThread(() => ReadAll(stderrFd)) : Task.FromResult(string.Empty);
+        _stdout = stdoutFd >= 0 ? OnOwnThread(() => ReadAll(stdoutFd)) : Task.FromResult(string.Empty);
     }
 
     internal int Pid { get; }
@@ -158,7 +158,7 @@ internal sealed class SpawnedProcess : IAsyncDisposable
             throw new InvalidOperationException("started without a status pipe");
         }
 
-        return await Task.Run(() => ReadBytes(_statusFd)).WaitAsync(timeout ?? TimeSpan.FromSeconds(10));
+        return await OnOwnThread(() => ReadBytes(_statusFd)).WaitAsync(timeout ?? TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Status text as a string, e.g. "0\n" or "1\nlisten tcp4 ...".</summary>
@@ -289,6 +289,12 @@ internal sealed class SpawnedProcess : IAsyncDisposable
         _exit = signal == 0 ? (status >> 8) & 0xff : 128 + signal;
         return true;
     }
+
+    // Blocking reads get a thread of their own: on a 2-core machine, a few of them on thread-pool
+    // threads starve the pool, and every socket continuation of the test then waits for the pool
+    // to grow (about half a second a thread).
+    private static Task<T> OnOwnThread<T>(Func<T> read) =>
+        Task.Factory.StartNew(read, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private static void Check(int rc, string what)
     {

@@ -41,15 +41,16 @@ internal sealed class TcpConnection
         try
         {
             ConfigureClient(_client);
-            var backend = new Socket(_container.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            _backend = backend;
-            if (Volatile.Read(ref _aborted) != 0)
-            {
-                return;
-            }
-
+            Socket backend;
             try
             {
+                backend = new Socket(_container.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                _backend = backend;
+                if (Volatile.Read(ref _aborted) != 0)
+                {
+                    return;
+                }
+
                 if (_options.ConnectTimeout is TimeSpan limit)
                 {
                     using var timeout = new CancellationTokenSource(limit);
@@ -62,18 +63,11 @@ internal sealed class TcpConnection
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
+                // Refused, timed out, or no fd for the backend socket (EMFILE): the client sees EOF
+                // (FIN), as with a refused dial in the original, not a reset.
                 SocketError error = e is SocketException socketError ? socketError.SocketErrorCode : SocketError.TimedOut;
                 Log.BackendDialFailed(_logger, _container, clientAddress, error);
-                // The client sees EOF (FIN), as with the original, not a reset.
-                try
-                {
-                    _client.Shutdown(SocketShutdown.Send);
-                }
-                catch (SocketException)
-                {
-                    // The client already left.
-                }
-
+                EndClientGracefully();
                 return;
             }
 
@@ -103,15 +97,58 @@ internal sealed class TcpConnection
     }
 
     /// <summary>Cuts the connection: both sockets are closed, pending operations end, RunAsync returns.</summary>
-    internal void Abort()
+    /// <param name="graceful">Send both peers a FIN first (an idle connection reclaimed), rather
+    /// than leaving it to the close (the process is stopping).</param>
+    internal void Abort(bool graceful = false)
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0)
         {
             return;
         }
 
+        if (graceful)
+        {
+            ShutdownBoth(_client);
+            ShutdownBoth(_backend);
+        }
+
         _client.Dispose();
         _backend?.Dispose();
+    }
+
+    private static void ShutdownBoth(Socket? socket)
+    {
+        try
+        {
+            socket?.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    // FIN first; then whatever the client already sent is read and dropped, so that closing the
+    // socket does not turn into a reset (the kernel resets a close with unread data).
+    private void EndClientGracefully()
+    {
+        try
+        {
+            _client.Shutdown(SocketShutdown.Send);
+            Span<byte> discard = stackalloc byte[1024];
+            for (int i = 0; i < 64 && _client.Available > 0; i++)
+            {
+                _ = _client.Receive(discard, SocketFlags.None);
+            }
+        }
+        catch (SocketException)
+        {
+            // The client already left.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Aborted meanwhile.
+        }
     }
 
     private IRelayDirection CreateDirection(Socket source, Socket destination) => _options.CopyMode == CopyMode.Splice

@@ -149,7 +149,7 @@ internal sealed class TcpRelay : IRelay
         foreach (TcpConnection connection in idleOnes)
         {
             Log.ConnectionIdle(_logger, idle);
-            connection.Abort();
+            connection.Abort(graceful: true);
         }
     }
 

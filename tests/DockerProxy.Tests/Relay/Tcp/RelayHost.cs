@@ -32,12 +32,25 @@ internal sealed class RelayHost : IAsyncDisposable
     /// <summary>The relay's RunAsync task.</summary>
     internal Task Run { get; }
 
-    /// <summary>A relay listening on front (127.0.0.1 unless given), port 0, relaying to backend.</summary>
-    internal static RelayHost Start(IPEndPoint backend, IPAddress? front = null) => new(Create(backend, front));
+    /// <summary>
+    /// A relay listening on front (127.0.0.1 unless given), port 0, relaying to backend, copying with
+    /// copyMode as named on the command line ("splice" or "pipelines"; null: the default).
+    /// </summary>
+    internal static RelayHost Start(IPEndPoint backend, string? copyMode = null, IPAddress? front = null) => new(Create(backend, copyMode, front));
 
     /// <summary>A relay not yet running, for tests that drive RunAsync and DisposeAsync themselves.</summary>
-    internal static TcpRelay Create(IPEndPoint backend, IPAddress? front = null) =>
-        new(ListenerBinder.BindTcp(new IPEndPoint(front ?? IPAddress.Loopback, 0)), backend, NullLogger.Instance, TimeProvider.System);
+    internal static TcpRelay Create(IPEndPoint backend, string? copyMode = null, IPAddress? front = null)
+    {
+        Socket listener = ListenerBinder.BindTcp(new IPEndPoint(front ?? IPAddress.Loopback, 0));
+        TcpRelayOptions options = copyMode switch
+        {
+            null => TcpRelayOptions.Default,
+            "splice" => new TcpRelayOptions(CopyMode.Splice),
+            "pipelines" => new TcpRelayOptions(CopyMode.Pipelines),
+            _ => throw new ArgumentOutOfRangeException(nameof(copyMode), copyMode, "splice or pipelines"),
+        };
+        return new TcpRelay(listener, backend, NullLogger.Instance, TimeProvider.System, options);
+    }
 
     /// <summary>Connects a client through the relay and accepts the relay's connection at the backend.</summary>
     internal Task<(Socket Client, Socket Backend)> ConnectThroughAsync(Socket backendListener) =>

@@ -10,11 +10,13 @@ namespace DockerProxy.Tests.Relay.Tcp;
 /// </summary>
 public sealed class TcpRelayEndOfStreamTests
 {
-    [Fact]
-    public async Task Client_half_close_reaches_the_backend_as_EOF_and_the_backend_can_still_answer()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Client_half_close_reaches_the_backend_as_EOF_and_the_backend_can_still_answer(string copyMode)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         using (backend)
@@ -34,11 +36,13 @@ public sealed class TcpRelayEndOfStreamTests
         }
     }
 
-    [Fact]
-    public async Task Backend_half_close_reaches_the_client_as_EOF_and_the_client_can_still_send()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Backend_half_close_reaches_the_client_as_EOF_and_the_client_can_still_send(string copyMode)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         using (backend)
@@ -57,12 +61,14 @@ public sealed class TcpRelayEndOfStreamTests
         }
     }
 
-    [Fact]
-    public async Task Backend_closing_first_gives_the_client_EOF_and_the_relay_lets_go_once_the_client_closes()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Backend_closing_first_gives_the_client_EOF_and_the_relay_lets_go_once_the_client_closes(string copyMode)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
         IPEndPoint backendAt = Wire.EndPointOf(backendListener);
-        await using RelayHost relay = RelayHost.Start(backendAt);
+        await using RelayHost relay = RelayHost.Start(backendAt, copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         {
@@ -105,11 +111,13 @@ public sealed class TcpRelayEndOfStreamTests
         (await Peers.NextEventAsync(client)).Should().Be("eof");
     }
 
-    [Fact]
-    public async Task A_client_reset_reaches_the_backend_as_EOF()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task A_client_reset_reaches_the_backend_as_EOF(string copyMode)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         using (backend)
@@ -120,11 +128,13 @@ public sealed class TcpRelayEndOfStreamTests
         }
     }
 
-    [Fact]
-    public async Task A_backend_reset_reaches_the_client_as_EOF()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task A_backend_reset_reaches_the_client_as_EOF(string copyMode)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         using (backend)
@@ -132,6 +142,31 @@ public sealed class TcpRelayEndOfStreamTests
             await ExchangeAsync(client, backend);
             Wire.Reset(backend);
             (await Peers.NextEventAsync(client)).Should().Be("eof");
+        }
+    }
+
+    [Theory]
+    [InlineData("splice", "client")]
+    [InlineData("splice", "backend")]
+    [InlineData("pipelines", "client")]
+    [InlineData("pipelines", "backend")]
+    public async Task A_reset_while_the_other_side_streams_reaches_it_as_EOF(string copyMode, string resetter)
+    {
+        using Socket backendListener = Peers.Listen(IPAddress.Loopback);
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
+        (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
+        using (client)
+        using (backend)
+        {
+            (Socket resetting, Socket streaming) = resetter == "client" ? (client, backend) : (backend, client);
+            using var cts = new CancellationTokenSource(Peers.Patience);
+            Task sender = Task.Run(() => Wire.SendSeededAsync(streaming, 11, 1L << 30, cts.Token));
+            _ = await Peers.ReadExactlyAsync(resetting, 1024 * 1024); // data is flowing through the relay
+
+            Wire.Reset(resetting);
+            (await Peers.NextEventAsync(streaming)).Should().Be("eof", "the {0}'s reset reaches the other side as a FIN", resetter);
+            Func<Task> sending = () => sender.WaitAsync(Peers.Patience);
+            await sending.Should().ThrowAsync<SocketException>("the stream has nowhere to go any more");
         }
     }
 

@@ -15,14 +15,16 @@ public sealed class TcpRelayProcessTests
     private static readonly IPAddress Loopback = IPAddress.Loopback;
     private static readonly TimeSpan Bulk = TimeSpan.FromSeconds(30);
 
-    [SkippableFact]
-    public async Task A_fast_sender_to_a_stalled_reader_keeps_the_proxy_memory_bounded_and_loses_nothing()
+    [SkippableTheory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task A_fast_sender_to_a_stalled_reader_keeps_the_proxy_memory_bounded_and_loses_nothing(string copyMode)
     {
         const long Size = 256L * 1024 * 1024;
-        const long MaxGrowthKib = 32 * 1024; // the relay pauses at 128 KiB; the rest waits in kernel buffers
+        const long MaxGrowthKib = 32 * 1024; // pipelines pause at 128 KiB, splice holds bytes in a kernel pipe; the rest waits in socket buffers
         using Socket backendListener = Peers.Listen(Loopback);
         var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
-        await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(Binaries.Ours, host, Wire.EndPointOf(backendListener));
+        await using SpawnedProcess proxy = await OursProxy.StartReadyAsync(host, Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await RelayHost.ConnectThroughAsync(host, backendListener);
         using (client)
         using (backend)
@@ -51,7 +53,7 @@ public sealed class TcpRelayProcessTests
 
             unchanged.Should().Be(20, "a backend that does not read stalls the sender");
             Volatile.Read(ref sent).Should().BeLessThan(Size, "TCP flow control pushes back on the client; the proxy does not take it all in");
-            (peakKib - idleKib).Should().BeLessThan(MaxGrowthKib, "the proxy holds at most its pipe's pause threshold per direction");
+            (peakKib - idleKib).Should().BeLessThan(MaxGrowthKib, "the proxy holds at most a pipe's worth per direction");
             proxy.HasExited.Should().BeFalse();
 
             // Now the backend reads everything, and all of it arrived.
@@ -84,12 +86,25 @@ public sealed class TcpRelayProcessTests
         v6.HasExited.Should().BeFalse();
     }
 
+    [SkippableFact]
+    public async Task A_proxy_on_IPv6_loopback_relays_to_an_IPv4_backend()
+    {
+        await using EchoServer backend = Peers.Echo(Loopback);
+        var host = new IPEndPoint(IPAddress.IPv6Loopback, Peers.FreePort(IPAddress.IPv6Loopback));
+        await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(Binaries.Ours, host, backend.EndPoint);
+
+        byte[] message = Wire.Seeded(64, 256 * 1024);
+        (await EchoOnceAsync(host, message)).AsSpan().SequenceEqual(message).Should().BeTrue();
+        backend.Accepted.Should().Be(1);
+    }
+
     private static async Task<byte[]> EchoOnceAsync(IPEndPoint host, byte[] message)
     {
         using Socket client = await Peers.ConnectAsync(host);
+        Task<byte[]> echoed = Peers.ReadToEndAsync(client);
         await Wire.SendAllAsync(client, message);
         client.Shutdown(SocketShutdown.Send);
-        return await Peers.ReadToEndAsync(client);
+        return await echoed;
     }
 
     // A port free on 0.0.0.0 and on :: (v6-only) a moment ago.

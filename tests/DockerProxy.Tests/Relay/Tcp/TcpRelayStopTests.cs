@@ -11,17 +11,18 @@ public sealed class TcpRelayStopTests
     private static readonly TimeSpan Cut = TimeSpan.FromSeconds(10);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Disposing_cuts_open_connections_and_RunAsync_completes(bool cancelFirst)
+    [InlineData("splice", false)]
+    [InlineData("splice", true)]
+    [InlineData("pipelines", false)]
+    [InlineData("pipelines", true)]
+    public async Task Disposing_cuts_open_connections_and_RunAsync_completes(string copyMode, bool cancelFirst)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        TcpRelay relay = RelayHost.Create(Wire.EndPointOf(backendListener));
+        TcpRelay relay = RelayHost.Create(Wire.EndPointOf(backendListener), copyMode);
         var host = (IPEndPoint)relay.LocalEndPoint;
         using var stop = new CancellationTokenSource();
         Task run = relay.RunAsync(stop.Token);
         var pairs = new List<(Socket Client, Socket Backend)>();
-        Task? stalledSender = null;
         try
         {
             // Three idle connections, after one byte each way.
@@ -41,7 +42,7 @@ public sealed class TcpRelayStopTests
             pairs.Add(busy);
             using var sending = new CancellationTokenSource(Cut);
             long progress = 0;
-            stalledSender = Task.Run(() => Wire.SendSeededAsync(busy.Client, 9, 1L << 30, sending.Token, n => Volatile.Write(ref progress, n)));
+            Task stalledSender = Task.Run(() => Wire.SendSeededAsync(busy.Client, 9, 1L << 30, sending.Token, n => Volatile.Write(ref progress, n)));
             (await Poll.UntilAsync(() => Volatile.Read(ref progress) >= 1024 * 1024, Cut)).Should().BeTrue("data flows before the stop");
 
             if (cancelFirst)

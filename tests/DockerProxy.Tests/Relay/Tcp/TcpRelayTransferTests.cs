@@ -10,11 +10,13 @@ public sealed class TcpRelayTransferTests
 {
     private static readonly TimeSpan Bulk = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public async Task Echoes_round_trips_then_ends_cleanly()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Echoes_round_trips_then_ends_cleanly(string copyMode)
     {
         await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(backend.EndPoint);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint, copyMode);
         using Socket client = await Peers.ConnectAsync(relay.EndPoint);
 
         for (int i = 0; i < 3; i++)
@@ -29,12 +31,14 @@ public sealed class TcpRelayTransferTests
         backend.Accepted.Should().Be(1);
     }
 
-    [Fact]
-    public async Task Carries_64_MiB_each_way_at_once_intact()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Carries_64_MiB_each_way_at_once_intact(string copyMode)
     {
         const long Size = 64L * 1024 * 1024;
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener));
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
         (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
         using (client)
         using (backend)
@@ -53,13 +57,15 @@ public sealed class TcpRelayTransferTests
         }
     }
 
-    [Fact]
-    public async Task Relays_200_concurrent_connections_each_with_its_own_64_KiB_intact()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task Relays_200_concurrent_connections_each_with_its_own_64_KiB_intact(string copyMode)
     {
         const int Connections = 200;
         const int Size = 64 * 1024;
         await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(backend.EndPoint);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint, copyMode);
         byte[][] payloads = [.. Enumerable.Range(0, Connections).Select(i => Wire.Seeded(1000 + i, Size))];
 
         using var cts = new CancellationTokenSource(Bulk);
@@ -71,11 +77,13 @@ public sealed class TcpRelayTransferTests
         backend.Accepted.Should().Be(Connections);
     }
 
-    [Fact]
-    public async Task An_IPv6_front_relays_to_an_IPv4_backend()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
+    public async Task An_IPv6_front_relays_to_an_IPv4_backend(string copyMode)
     {
         await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
-        await using RelayHost relay = RelayHost.Start(backend.EndPoint, IPAddress.IPv6Loopback);
+        await using RelayHost relay = RelayHost.Start(backend.EndPoint, copyMode, IPAddress.IPv6Loopback);
         relay.EndPoint.Address.Should().Be(IPAddress.IPv6Loopback);
 
         using Socket client = await Peers.ConnectAsync(relay.EndPoint);

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using DockerProxy.Tests.Process;
+using DockerProxy.Tests.Support;
+
+namespace DockerProxy.Tests.Relay.Udp;
+
+/// <summary>
+/// The reply source on a host with two real addresses on one interface, in a private network
+/// namespace: a proxy bound to 0.0.0.0 must answer a client that sent to the second address from
+/// that address, which only IP_PKTINFO gives (the kernel's own choice would be the first, primary
+/// one). Needs root and iproute2; skipped with the reason otherwise, except under CI=true, where
+/// both are expected and their absence fails the test.
+/// </summary>
+[Trait("Category", "Process")]
+public sealed class UdpRelayNamespaceTests
+{
+    private const int ProxyPort = 4000; // a fresh namespace has every port free
+    private static readonly IPAddress First = IPAddress.Parse("192.0.2.1");
+    private static readonly IPAddress Second = IPAddress.Parse("192.0.2.2");
+
+    public static TheoryData<string> NewestImplementations => Binaries.Newest;
+
+    [SkippableTheory]
+    [MemberData(nameof(NewestImplementations))]
+    public async Task A_wildcard_bind_replies_from_the_second_address_of_an_interface(string which)
+    {
+        string binary = Binaries.Path(which);
+        string? ip = NetNamespace.FindIpTool();
+        Require(Environment.IsPrivilegedProcess, "network namespaces need root");
+        Require(ip is not null, "iproute2 (ip) is not installed");
+
+        NetNamespace? created = null;
+        try
+        {
+            created = NetNamespace.Create(ip!);
+        }
+        catch (InvalidOperationException e)
+        {
+            Require(false, $"cannot create a network namespace here: {e.Message}");
+        }
+
+        using NetNamespace ns = created!;
+        ns.Ip("link", "set", "lo", "up");
+        string device = AddTwoAddressDevice(ns);
+
+        await using UdpEcho backend = new(ns.CreateSocket(() => Datagrams.Bind(IPAddress.Loopback)));
+        string[] args = ["netns", "exec", ns.Name, binary, .. ProxyRun.EngineArgs("udp", new IPEndPoint(IPAddress.Any, ProxyPort), backend.EndPoint)];
+        await using SpawnedProcess proxy = SpawnedProcess.Start(ns.IpTool, args);
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n", "{0} starts inside {1} (device {2})", which, ns.Name, device);
+
+        foreach (IPAddress address in new[] { Second, First })
+        {
+            using Socket client = ns.CreateSocket(() => Datagrams.Connect(new IPEndPoint(address, ProxyPort)));
+            byte[] payload = Datagrams.Text($"{which} connected to {address}");
+            (await Datagrams.RoundTripAsync(client, payload)).Should().Equal(payload, "the reply comes from {0}, the address asked", address);
+        }
+
+        using Socket open = ns.CreateSocket(() => Datagrams.Bind(IPAddress.Any));
+        byte[] last = Datagrams.Text($"{which} unconnected to {Second}");
+        _ = await open.SendToAsync(last, SocketFlags.None, new IPEndPoint(Second, ProxyPort)).WaitAsync(Datagrams.Patience);
+        ReceivedDatagram? reply = await Datagrams.TryReceiveFromAsync(open);
+        reply.Should().NotBeNull();
+        reply!.From.Should().Be(new IPEndPoint(Second, ProxyPort));
+        reply.Payload.Should().Equal(last);
+        backend.Received().Select(d => d.From.Address).Should().AllBeEquivalentTo(IPAddress.Loopback);
+    }
+
+    // A dummy interface as on a real host; where the kernel has no dummy driver, one end of a
+    // veth pair inside the namespace serves the same (both addresses on one interface).
+    private static string AddTwoAddressDevice(NetNamespace ns)
+    {
+        string device = "d0";
+        if (!ns.TryIp("link", "add", device, "type", "dummy"))
+        {
+            device = "v0";
+            ns.Ip("link", "add", device, "type", "veth", "peer", "name", "v1");
+            ns.Ip("link", "set", "v1", "up");
+        }
+
+        ns.Ip("addr", "add", "192.0.2.1/24", "dev", device);
+        ns.Ip("addr", "add", "192.0.2.2/24", "dev", device);
+        ns.Ip("link", "set", device, "up");
+        return device;
+    }
+
+    private static void Require(bool condition, string reason)
+    {
+        if (condition)
+        {
+            return;
+        }
+
+        if (Environment.GetEnvironmentVariable("CI") == "true")
+        {
+            throw new InvalidOperationException($"under CI=true this test must run: {reason}");
+        }
+
+        Skip.If(true, reason);
+    }
+}
