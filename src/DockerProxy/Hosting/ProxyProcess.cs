@@ -51,7 +51,7 @@ internal static class ProxyProcess
             Environment.SetEnvironmentVariable(InlineCompletions, "1");
         }
 
-        using var stop = new StopSignal();
+        StopSignal stop = StopSignal.Install();
         StatusPipe status = StatusPipe.Open();
 
         ProxyOptions options;
@@ -116,6 +116,11 @@ internal static class ProxyProcess
             }
 
             Log.Stopping(logger, stop.Received ?? "close");
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                GCMemoryInfo gc = GC.GetGCMemoryInfo();
+                Log.GcSummary(logger, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), gc.HeapSizeBytes, gc.TotalCommittedBytes, GC.GetTotalAllocatedBytes());
+            }
         }
 
         return ExitCodes.Success;

@@ -9,14 +9,25 @@ namespace DockerProxy.Hosting;
 /// treats any other status as a failed unmap). SIGUSR1, SIGUSR2 and SIGPIPE are ignored as the Go
 /// runtime ignores them; SIGHUP keeps its default action (the process ends), as the original's.
 /// </summary>
-internal sealed class StopSignal : IDisposable
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "One instance, alive as long as the process: see Install.")]
+internal sealed class StopSignal
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly PosixSignalRegistration _interrupt;
     private readonly PosixSignalRegistration _terminate;
     private string? _received;
 
-    internal StopSignal()
+    /// <summary>
+    /// Installs the handlers for the rest of the process's life. They are never removed on purpose:
+    /// removing them restores the default action, and a second SIGTERM during exit (dockerd's
+    /// parent-death signal arrives once per dying dockerd thread, several within a millisecond)
+    /// would then kill the process instead of letting it exit 0.
+    /// </summary>
+    internal static StopSignal Install() => s_installed ??= new StopSignal();
+
+    private static StopSignal? s_installed;
+
+    private StopSignal()
     {
         _ = Libc.Signal(Libc.SigUsr1, Libc.SigIgn);
         _ = Libc.Signal(Libc.SigUsr2, Libc.SigIgn);
@@ -36,24 +47,10 @@ internal sealed class StopSignal : IDisposable
     /// <summary>"SIGINT" or "SIGTERM" once one arrived.</summary>
     internal string? Received => Volatile.Read(ref _received);
 
-    public void Dispose()
-    {
-        _interrupt.Dispose();
-        _terminate.Dispose();
-        _stop.Dispose();
-    }
-
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true; // handled here: no default action
         _ = Interlocked.CompareExchange(ref _received, context.Signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM", null);
-        try
-        {
-            _stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Already shutting down.
-        }
+        _stop.Cancel(); // a second signal finds it cancelled already: nothing more happens
     }
 }

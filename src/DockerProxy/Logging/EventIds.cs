@@ -8,6 +8,7 @@ internal static class EventIds
     internal const int Stopped = 102;
     internal const int ListenerAdopted = 103;
     internal const int NoStatusPipe = 104;
+    internal const int GcSummary = 105;
 
     internal const int Accepted = 200;
     internal const int BackendDialFailed = 201;

@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Stopping on {Signal}")]
     internal static partial void Stopping(ILogger logger, string signal);
 
+    [LoggerMessage(EventIds.GcSummary, LogLevel.Debug, "GC: {Gen0}/{Gen1}/{Gen2} collections, heap {HeapBytes} bytes, committed {CommittedBytes} bytes, allocated {AllocatedBytes} bytes in all")]
+    internal static partial void GcSummary(ILogger logger, int gen0, int gen1, int gen2, long heapBytes, long committedBytes, long allocatedBytes);
+
     [LoggerMessage(EventIds.Stopped, LogLevel.Debug, "Stopped {Proto} {Listen}")]
     internal static partial void Stopped(ILogger logger, string proto, EndPoint listen);
 

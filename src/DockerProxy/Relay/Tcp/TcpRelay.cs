@@ -24,6 +24,10 @@ internal sealed class TcpRelay : IRelay
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private bool _stopped;
+    private int _peakConnections;
+
+    // Below this many connections at the peak, what a trim could give back is not worth a full GC.
+    private const int TrimAfterPeak = 1024;
 
     internal TcpRelay(Socket listener, IPEndPoint container, ILogger logger, TimeProvider time)
         : this(listener, container, logger, time, TcpRelayOptions.Default)
@@ -164,6 +168,7 @@ internal sealed class TcpRelay : IRelay
             }
 
             _connections.Add(connection);
+            _peakConnections = Math.Max(_peakConnections, _connections.Count);
         }
 
         _ = RunConnectionAsync(connection);
@@ -177,6 +182,7 @@ internal sealed class TcpRelay : IRelay
         }
         finally
         {
+            bool trim = false;
             lock (_gate)
             {
                 _connections.Remove(connection);
@@ -184,6 +190,19 @@ internal sealed class TcpRelay : IRelay
                 {
                     _drained.TrySetResult();
                 }
+
+                // A crowd of connections has mostly gone: give back what its peak left behind.
+                if (!_stopped && _peakConnections >= TrimAfterPeak && _connections.Count <= _peakConnections / 4)
+                {
+                    _peakConnections = _connections.Count;
+                    _connections.TrimExcess();
+                    trim = true;
+                }
+            }
+
+            if (trim)
+            {
+                MemoryTrim.Now();
             }
         }
     }

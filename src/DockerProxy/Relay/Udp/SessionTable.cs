@@ -115,6 +115,15 @@ internal sealed class SessionTable
         return expired;
     }
 
+    /// <summary>Gives back the room a past peak of sessions left in the index.</summary>
+    internal void TrimExcess()
+    {
+        lock (_gate)
+        {
+            _byClient.TrimExcess();
+        }
+    }
+
     /// <summary>Removes and returns every session (the relay is stopping).</summary>
     internal List<UdpSession> RemoveAll()
     {

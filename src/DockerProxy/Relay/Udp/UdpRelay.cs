@@ -24,6 +24,9 @@ internal sealed class UdpRelay : IRelay
 
     private const int SessionBufferBytes = 1024 * 1024;
 
+    // Below this many sessions at the peak, what a trim could give back is not worth a full GC.
+    private const int TrimAfterPeak = 1024;
+
     [ThreadStatic]
     private static byte[]? t_replyBuffer;
 
@@ -37,6 +40,7 @@ internal sealed class UdpRelay : IRelay
     private readonly object _gate = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _replyLoops;
+    private int _peakSessions;
     private bool _stopped;
     private ITimer? _sweeper;
 
@@ -303,6 +307,18 @@ internal sealed class UdpRelay : IRelay
         {
             Log.UdpSessionExpired(_logger, session.Client);
             session.Close();
+        }
+
+        int count = _sessions.Count;
+        _peakSessions = Math.Max(_peakSessions, count + expired.Count);
+        if (_peakSessions >= TrimAfterPeak && count <= _peakSessions / 4)
+        {
+            // A crowd of clients came and went: give back what its peak left behind (the index's
+            // room, and the sessions' objects, long promoted and otherwise collected only when
+            // the next full GC happens to come).
+            _peakSessions = count;
+            _sessions.TrimExcess();
+            MemoryTrim.Now();
         }
     }
 
