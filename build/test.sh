@@ -3,7 +3,10 @@
 #   1. fetches Docker's original docker-proxy 20.10 and 28.5 (build/fetch-originals.sh), for the
 #      parity tests that run the same scenarios against them;
 #   2. publishes our NativeAOT binary (build/publish.sh), which the process tests start;
-#   3. runs every test project, then prints one closing line "tests: N passed, N failed, N skipped".
+#   3. runs every test project, then prints one closing line "tests: N passed, N failed, N skipped";
+#   4. the engine tests (tests/DockerProxy.EngineTests, Category=Engine) start private dockerd 20.10
+#      and 28.5 engines as root (after build/engines/install.sh); elsewhere they skip with the
+#      reason, under CI=true that fails; --filter "Category!=Engine" leaves them out.
 # Extra arguments go to `dotnet test` (e.g. --filter "Category!=Process").
 # Without apt (originals unavailable) the parity tests are skipped with the reason; under CI=true
 # a missing original is a failure.
@@ -22,7 +25,7 @@ build/publish.sh >/dev/null
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 set +e
-dotnet test DockerProxy.sln -c Release --nologo --logger "trx;LogFilePrefix=run" \
+dotnet test DockerProxy.sln -c Release --nologo -m:1 --logger "trx;LogFilePrefix=run" \
   --logger "console;verbosity=normal" --results-directory "$results" "$@" 2>&1 |
   grep -vE '^\s+Passed DockerProxy|^\s*$'
 status=${PIPESTATUS[0]}

@@ -26,8 +26,8 @@ public sealed class UdpRelayParityTests
     {
         Binaries.Path(which);
         await using UdpEcho backend = UdpEcho.Start(Loopback);
-        var host = new IPEndPoint(Loopback, Datagrams.FreePort(Loopback));
-        await using SpawnedProcess proxy = await UdpProxyRun.StartReadyAsync(which, host, backend.EndPoint);
+        (SpawnedProcess proxy, IPEndPoint host) = await UdpProxyRun.StartOnFreePortAsync(which, Loopback, backend.EndPoint);
+        await using SpawnedProcess started = proxy;
         using Socket client = Datagrams.Connect(host);
 
         for (int i = 0; i < 3; i++)
@@ -45,8 +45,8 @@ public sealed class UdpRelayParityTests
     {
         Binaries.Path(which);
         await using UdpEcho backend = UdpEcho.Start(Loopback);
-        var host = new IPEndPoint(IPAddress.Any, Datagrams.FreePort(IPAddress.Any));
-        await using SpawnedProcess proxy = await UdpProxyRun.StartReadyAsync(which, host, backend.EndPoint);
+        (SpawnedProcess proxy, IPEndPoint host) = await UdpProxyRun.StartOnFreePortAsync(which, IPAddress.Any, backend.EndPoint);
+        await using SpawnedProcess started = proxy;
         var asked = new IPEndPoint(SecondLoopback, host.Port);
 
         using Socket open = Datagrams.Bind(Loopback);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Tests.Support;
+using FluentAssertions.Execution;
 
 namespace DockerProxy.Tests.Relay.Udp;
 
@@ -23,14 +24,14 @@ public sealed class UdpRelayProcessTests
         const int Bound = 3;
         Binaries.Path(Binaries.Ours);
         await using UdpEcho backend = UdpEcho.Start(Loopback);
-        var host = new IPEndPoint(Loopback, Datagrams.FreePort(Loopback));
         string bound = Bound.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var options = new SpawnOptions
         {
             Environment = new Dictionary<string, string?> { [MaxSessionsVariable] = fromEnvironment ? bound : null },
         };
         string[] extra = fromEnvironment ? [] : ["-udp-max-sessions", bound];
-        await using SpawnedProcess proxy = await UdpProxyRun.StartReadyAsync(Binaries.Ours, host, backend.EndPoint, options, extra);
+        (SpawnedProcess proxy, IPEndPoint host) = await UdpProxyRun.StartOnFreePortAsync(Binaries.Ours, Loopback, backend.EndPoint, options, extra);
+        await using SpawnedProcess started = proxy;
 
         Socket[] clients = Enumerable.Range(0, Bound + 1).Select(_ => Datagrams.Connect(host)).ToArray();
         try
@@ -64,9 +65,9 @@ public sealed class UdpRelayProcessTests
         const long MaxGrowthKib = 16 * 1024;
         Binaries.Path(Binaries.Ours);
         await using UdpEcho backend = UdpEcho.Start(Loopback, replies: false, record: false);
-        var host = new IPEndPoint(Loopback, Datagrams.FreePort(Loopback));
-        await using SpawnedProcess proxy = await UdpProxyRun.StartReadyAsync(
-            Binaries.Ours, host, backend.EndPoint, null, "-udp-max-sessions", MaxSessions.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        (SpawnedProcess proxy, IPEndPoint host) = await UdpProxyRun.StartOnFreePortAsync(
+            Binaries.Ours, Loopback, backend.EndPoint, null, "-udp-max-sessions", MaxSessions.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using SpawnedProcess started = proxy;
         int baselineFds = proxy.OpenFdCount();
 
         // Distinct client addresses: explicit ports below the ephemeral range (so nothing bound to
@@ -114,9 +115,13 @@ public sealed class UdpRelayProcessTests
             "the relay forwarded the flood (got {0} of {1})", backend.Count, Sources);
         proxy.HasExited.Should().BeFalse();
         long finalKib = proxy.PrivateKib();
-        (finalKib - warmKib).Should().BeLessThan(MaxGrowthKib, "memory after 100,000 sources ({0} KiB) stays near memory after 5,000 ({1} KiB)", finalKib, warmKib);
-        maxFds.Should().BeLessThan(baselineFds + MaxSessions + 100, "at most one backend socket per session in the table");
-        proxy.OpenFdCount().Should().BeLessThan(baselineFds + MaxSessions + 100);
+        int finalFds = proxy.OpenFdCount();
+        using (new AssertionScope())
+        {
+            maxFds.Should().BeLessThan(baselineFds + MaxSessions + 100, "at most one backend socket per session in the table");
+            finalFds.Should().BeLessThan(baselineFds + MaxSessions + 100);
+            (finalKib - warmKib).Should().BeLessThan(MaxGrowthKib, "memory after 100,000 sources ({0} KiB) stays near memory after 5,000 ({1} KiB)", finalKib, warmKib);
+        }
 
         // Still relaying after the flood.
         backend.Replies = true;
