@@ -14,8 +14,8 @@ namespace DockerProxy.Relay.Tcp;
 /// </summary>
 internal sealed class DirectionPump : IRelayDirection
 {
-    /// <summary>Largest receive in one call; the pool's arrays for it are reused across connections.</summary>
-    internal const int SegmentSize = 16 * 1024;
+    /// <summary>Largest receive in one call; the pool's segments for it are reused across connections.</summary>
+    internal const int SegmentSize = SegmentPool.SegmentSize;
 
     // At most PauseThreshold bytes wait in memory for a slow destination; the kernel's socket
     // buffers hold the rest and TCP flow control pushes back on the sender.
@@ -23,7 +23,7 @@ internal sealed class DirectionPump : IRelayDirection
     private const int ResumeThreshold = 64 * 1024;
 
     private static readonly PipeOptions PipeOptions = new(
-        pool: MemoryPool<byte>.Shared,
+        pool: SegmentPool.Shared,
         readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: PauseThreshold,

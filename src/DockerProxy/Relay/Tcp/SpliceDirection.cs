@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DockerProxy.Native;
 
@@ -97,7 +98,9 @@ internal sealed class SpliceDirection : IRelayDirection
         await _fallback.RunAsync();
     }
 
-    // Moves everything readable now from the source to the destination through the pipe.
+    // Moves everything readable now from the source to the destination through the pipe. Pooled
+    // builders: called once per wake-up, these must not allocate a state machine when they wait.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> MoveAvailableAsync(SplicePipe pipe)
     {
         while (true)
@@ -128,6 +131,7 @@ internal sealed class SpliceDirection : IRelayDirection
     }
 
     // Empties the pipe into the destination; false when the destination failed.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DrainAsync(SplicePipe pipe, nint pending)
     {
         while (pending > 0)

@@ -73,9 +73,10 @@ internal sealed unsafe class UdpListener : IDisposable
     internal static UdpListener Adopt(Socket socket) =>
         new(socket, socket.AddressFamily == AddressFamily.InterNetworkV6);
 
-    /// <summary>Completes when a datagram is waiting; consumes nothing.</summary>
-    internal ValueTask<int> WaitReadableAsync(CancellationToken cancellationToken) =>
-        _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek, cancellationToken);
+    /// <summary>Completes when a datagram is waiting; consumes nothing. Ended by <see cref="Dispose"/>
+    /// (no cancellation token: registering one per wait would allocate per datagram).</summary>
+    internal ValueTask<int> WaitReadableAsync() =>
+        _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek);
 
     /// <summary>
     /// Takes one datagram if one is waiting. Returns its length, or -1 when none is waiting

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using DockerProxy.Logging;
 using DockerProxy.Native;
 using Microsoft.Extensions.Logging;
@@ -64,6 +65,7 @@ internal sealed class UdpRelay : IRelay
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((UdpListener)state!).Dispose(), _listener);
         TimeSpan period = SweepPeriod(_options.IdleTimeout);
         _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
@@ -89,11 +91,7 @@ internal sealed class UdpRelay : IRelay
 
                 try
                 {
-                    _ = await _listener.WaitReadableAsync(stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
+                    _ = await _listener.WaitReadableAsync();
                 }
                 catch (ObjectDisposedException)
                 {
@@ -115,6 +113,7 @@ internal sealed class UdpRelay : IRelay
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ForwardAsync(ReadOnlyMemory<byte> datagram, UdpEndpoint client, UdpEndpoint local)
     {
         long now = _time.GetTimestamp();
