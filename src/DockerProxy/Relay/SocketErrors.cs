@@ -5,23 +5,6 @@ namespace DockerProxy.Relay;
 /// <summary>Tiny predicates that classify the socket errors a relay expects, so loops treat them as values.</summary>
 internal static class SocketErrors
 {
-    /// <summary>
-    /// accept(2) failures that say nothing about the listener and pass: out of fds (EMFILE, ENFILE),
-    /// of buffers (ENOBUFS, ENOMEM), or a client that left before being accepted (ECONNABORTED,
-    /// EPROTO, EPERM from a firewall). The Go original exits on these (moby#6402); a relay backs off
-    /// and keeps accepting.
-    /// </summary>
-    internal static bool IsTransientAccept(SocketError error) => error is
-        SocketError.TooManyOpenSockets or
-        SocketError.NoBufferSpaceAvailable or
-        SocketError.ConnectionAborted or
-        SocketError.ConnectionReset or
-        SocketError.ProtocolNotSupported or
-        SocketError.AccessDenied or
-        SocketError.Interrupted or
-        SocketError.WouldBlock or
-        SocketError.SocketError;
-
     /// <summary>The listener itself was closed: the relay is stopping.</summary>
     internal static bool IsListenerClosed(SocketError error) => error is
         SocketError.OperationAborted or

@@ -74,8 +74,9 @@ internal sealed class TcpRelay : IRelay
             }
             catch (SocketException e)
             {
-                // EMFILE, ENFILE, ENOBUFS...: the original exits here (moby#6402) and the port stays
-                // dead until the container restarts. Wait a little for fds to free up and go on.
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED...: the original exits here (moby#6402)
+                // and the port stays dead until the container restarts. Any failure of accept(2)
+                // while the listener is open is taken as passing: back off (up to 1 s) and go on.
                 TimeSpan delay = _backoff.NextDelay();
                 if (_backoff.ShouldReport(out int suppressed))
                 {

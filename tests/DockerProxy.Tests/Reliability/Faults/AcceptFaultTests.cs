@@ -117,6 +117,44 @@ public sealed class AcceptFaultTests
         proxy.HasExited.Should().BeFalse();
     }
 
+    [SkippableFact]
+    public async Task Clients_that_reset_while_queued_behind_failing_accepts_cost_nothing_once_accepted()
+    {
+        const int ServedFirst = 5;
+        const int Resetting = 20;
+        string binary = Binaries.Path(Binaries.Ours);
+        using FaultShim shim = await FaultShim.BuildAsync();
+        await using EchoServer backend = Peers.Echo(Loopback);
+        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        await using SpawnedProcess proxy = SpawnedProcess.Start(binary, ProxyRun.EngineArgs("tcp", host, backend.EndPoint),
+            new SpawnOptions { Environment = shim.Variables(ServedFirst, ("ENFILE", Failures)) });
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+        ShimTookEffect(proxy, shim);
+        await Serving.EchoSeveralAsync(host, 1, ServedFirst);
+        FdSnapshot idle = await ProxyFds.SettledAsync(proxy);
+
+        // While the accepts fail, clients queue up, send a little and reset; one more waits politely.
+        for (int i = 0; i < Resetting; i++)
+        {
+            using Socket client = await Peers.ConnectAsync(host);
+            await Wire.SendAllAsync(client, Message(i));
+            Wire.Reset(client);
+        }
+
+        using (Socket polite = await Peers.ConnectAsync(host))
+        {
+            await Wire.SendAllAsync(polite, Message(Resetting));
+            (await Peers.ReadExactlyAsync(polite, Message(Resetting).Length, Recovery)).Should().Equal(Message(Resetting),
+                "the client queued behind the reset ones is relayed once the failures are over");
+        }
+
+        shim.Events().Count(e => e == "ENFILE").Should().Be(Failures);
+        FdSnapshot after = await ProxyFds.BackToAsync(proxy, idle, Peers.Patience);
+        after.Count.Should().BeLessThanOrEqualTo(idle.Count, "whatever was accepted of the reset clients was closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
+        await Serving.EchoOnceAsync(host, 50);
+        proxy.HasExited.Should().BeFalse();
+    }
+
     private static byte[] Message(int client) => Encoding.ASCII.GetBytes($"client {client} waited");
 
     private static async Task RoundTripAsync(Socket client, int round)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Tests.Relay.Tcp;
 using DockerProxy.Tests.Support;
+using Xunit.Abstractions;
 
 namespace DockerProxy.Tests.Reliability.Faults;
 
@@ -12,7 +13,7 @@ namespace DockerProxy.Tests.Reliability.Faults;
 /// sends, never a hang; others are served; every fd is given back.
 /// </summary>
 [Trait("Category", "Process")]
-public sealed class BackendResetTests
+public sealed class BackendResetTests(ITestOutputHelper output)
 {
     private const int ReadBeforeReset = 1024 * 1024;
     private const string Flowing = "flowing";
@@ -78,6 +79,7 @@ public sealed class BackendResetTests
 
         await Serving.EchoSeveralAsync(host, 1, 5);
         FdSnapshot after = await ProxyFds.BackToAsync(proxy, idle, Peers.Patience);
+        output.WriteLine($"fds at idle: {idle.Count} ({idle.Summary()}); after: {after.Count} ({after.Summary()})");
         after.Count.Should().BeLessThanOrEqualTo(idle.Count, "both legs and any pipe holding bytes are closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
         proxy.HasExited.Should().BeFalse();
     }

@@ -121,7 +121,7 @@ internal sealed class FaultShim : IDisposable
         {
             _folder.Delete(recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Best effort: a temporary folder.
         }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Tests.Relay.Tcp;
 using DockerProxy.Tests.Support;
+using Xunit.Abstractions;
 
 namespace DockerProxy.Tests.Reliability.Faults;
 
@@ -12,7 +13,7 @@ namespace DockerProxy.Tests.Reliability.Faults;
 /// proxy holds no more fds than at idle.
 /// </summary>
 [Trait("Category", "Process")]
-public sealed class NonReadingClientTests
+public sealed class NonReadingClientTests(ITestOutputHelper output)
 {
     private const long Flood = 64L * 1024 * 1024;
     private const long MaxGrowthKib = 32 * 1024;
@@ -68,6 +69,7 @@ public sealed class NonReadingClientTests
             }
 
             await others.WaitAsync(Bulk);
+            output.WriteLine($"flood stalled after {Volatile.Read(ref flooded) / 1024} KiB; proxy private memory {idleKib} KiB at idle, {peakKib} KiB at the peak");
             unchanged.Should().Be(20, "a client that does not read stalls the flood");
             Volatile.Read(ref flooded).Should().BeLessThan(Flood, "TCP flow control pushes back on the backend; the proxy does not take it all in");
             (peakKib - idleKib).Should().BeLessThan(MaxGrowthKib, "the proxy holds at most a pipe's worth of the flood");
@@ -81,6 +83,7 @@ public sealed class NonReadingClientTests
         // The client left with unread data (a reset): the proxy lets go of the backend leg too.
         await flooder.Finished.WaitAsync(Peers.Patience);
         FdSnapshot after = await ProxyFds.BackToAsync(proxy, idle, Peers.Patience);
+        output.WriteLine($"fds at idle: {idle.Count} ({idle.Summary()}); after: {after.Count} ({after.Summary()})");
         after.Count.Should().BeLessThanOrEqualTo(idle.Count, "the flood's sockets and pipe are closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
         await Serving.EchoOnceAsync(host, 50);
         proxy.HasExited.Should().BeFalse();

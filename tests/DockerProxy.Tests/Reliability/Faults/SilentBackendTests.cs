@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Tests.Relay.Tcp;
 using DockerProxy.Tests.Support;
+using Xunit.Abstractions;
 
 namespace DockerProxy.Tests.Reliability.Faults;
 
@@ -11,7 +12,7 @@ namespace DockerProxy.Tests.Reliability.Faults;
 /// client (with a FIN or a reset) reaches the backend and frees every fd.
 /// </summary>
 [Trait("Category", "Process")]
-public sealed class SilentBackendTests
+public sealed class SilentBackendTests(ITestOutputHelper output)
 {
     private static readonly IPAddress Loopback = IPAddress.Loopback;
     private static readonly TimeSpan Silence = TimeSpan.FromSeconds(1);
@@ -79,6 +80,8 @@ public sealed class SilentBackendTests
         }
 
         FdSnapshot after = await ProxyFds.BackToAsync(proxy, idle, Peers.Patience);
+
+        output.WriteLine($"fds at idle: {idle.Count} ({idle.Summary()}); after: {after.Count} ({after.Summary()})");
         after.Count.Should().BeLessThanOrEqualTo(idle.Count, "both legs are closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
         await Serving.EchoOnceAsync(host, 50);
         proxy.HasExited.Should().BeFalse();

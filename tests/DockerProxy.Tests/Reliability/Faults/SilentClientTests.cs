@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Tests.Relay.Tcp;
 using DockerProxy.Tests.Support;
+using Xunit.Abstractions;
 
 namespace DockerProxy.Tests.Reliability.Faults;
 
@@ -10,7 +11,7 @@ namespace DockerProxy.Tests.Reliability.Faults;
 /// meanwhile and, once they close (some with a FIN, some with a reset), holds no more fds than at idle.
 /// </summary>
 [Trait("Category", "Process")]
-public sealed class SilentClientTests
+public sealed class SilentClientTests(ITestOutputHelper output)
 {
     private const int Silent = 32;
     private static readonly IPAddress Loopback = IPAddress.Loopback;
@@ -39,6 +40,7 @@ public sealed class SilentClientTests
             (await Poll.UntilAsync(() => backend.Accepted == dialled + Silent, Peers.Patience)).Should().BeTrue(
                 "the proxy accepts and dials for a client before it sends anything");
 
+            output.WriteLine($"fds with {Silent} silent clients: {proxy.OpenFdCount()}");
             await Serving.EchoSeveralAsync(host, 1, 10);
             proxy.HasExited.Should().BeFalse();
             silent.Should().OnlyContain(s => s.Available == 0, "nothing was sent, nothing comes back");
@@ -56,6 +58,8 @@ public sealed class SilentClientTests
             }
 
             FdSnapshot after = await ProxyFds.BackToAsync(proxy, idle, Peers.Patience);
+
+            output.WriteLine($"fds at idle: {idle.Count} ({idle.Summary()}); after: {after.Count} ({after.Summary()})");
             after.Count.Should().BeLessThanOrEqualTo(idle.Count,
                 "every silent client's two sockets are closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
             await Serving.EchoOnceAsync(host, 50);
