@@ -40,7 +40,7 @@ public sealed class LeakTests
     public async Task Ten_thousand_UDP_sessions_leave_no_fd_and_no_memory_behind_once_expired()
     {
         using var backend = new UdpEchoPeer(Loopback);
-        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        var host = new IPEndPoint(Loopback, Peers.FreeUdpPort(Loopback));
         await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("udp", host, backend.EndPoint, "-udp-timeout", "1s"));
         (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
 

@@ -23,7 +23,7 @@ public sealed class PrivilegeDropTests
         udpBackend.Bind(new IPEndPoint(Loopback, 0));
         await using EchoServer tcpBackend = Peers.Echo(Loopback);
         IPEndPoint backend = proto == "tcp" ? tcpBackend.EndPoint : (IPEndPoint)udpBackend.LocalEndPoint!;
-        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        var host = new IPEndPoint(Loopback, proto == "tcp" ? Peers.FreePort(Loopback) : Peers.FreeUdpPort(Loopback));
         await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs(proto, host, backend, "-user", "nobody"));
         (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
 

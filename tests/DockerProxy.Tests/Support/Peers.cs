@@ -29,6 +29,14 @@ internal static class Peers
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
+    /// <summary>A UDP port that was free a moment ago (bound and released).</summary>
+    internal static int FreeUdpPort(IPAddress address)
+    {
+        using var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(address, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
     internal static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
