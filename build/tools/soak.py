@@ -1110,6 +1110,7 @@ class Run:
         self.before = {}
         self.after = {}
         self.deaths = {}             # proto -> description
+        self.backend_deaths = {}     # echo process name -> description (a harness failure)
         self.stalls = []             # (proto, seconds into the load, duration) of stalls seen
         self.frozen = False          # both relays stalled at once (reported once)
         self.udp_drops = {}          # inode -> last drop count seen (the UDP proxy's sockets)
@@ -1288,6 +1289,7 @@ class Run:
             self.samples.append(sample)
             next_sample += SAMPLE_S
             self.watch_for_stalls()
+            self.watch_backends(next_sample - start)
             if len(self.samples) % PROGRESS_EVERY == 0 or self.deaths:
                 print(self.progress_line(sample, previous_progress), flush=True)
                 previous_progress = sample
@@ -1297,6 +1299,17 @@ class Run:
                 return
             if len(self.samples) >= self.args.seconds:
                 return
+
+    def watch_backends(self, t):
+        """An echo process that ends during the load takes its connections with it: that is a
+        failure of the harness, not of the proxy, and is reported as such (exit status 2)."""
+        for name, process in self.processes:
+            if name.endswith("-echo") or "-echo-" in name:
+                if name not in self.backend_deaths and not process.is_alive():
+                    self.backend_deaths[name] = (f"echo backend {name} (PID {process.pid}) "
+                                                 f"exited with {process.exitcode} {t:.0f} s "
+                                                 "into the load")
+                    print(f"soak: {self.backend_deaths[name]}", flush=True)
 
     def watch_for_stalls(self):
         """A relay that completes nothing for STALL_WATCH_S seconds of load is stalled: the
@@ -1608,6 +1621,7 @@ def main(argv):
         live = [p for p in run.proxies.values() if poll_exit(p) is None]
         core.stop_proxies(live)
         run.stop_backends()
+        harness_errors += list(run.backend_deaths.values())
         run.final_counters = totals(run.shared, run.slots)
         failures, trends = run.verdict(harness_errors)
         print(run.summary(failures, trends), flush=True)

@@ -28,6 +28,12 @@ internal sealed class UdpRelay : IRelay
     // Below this many sessions at the peak, what a trim could give back is not worth a full GC.
     private const int TrimAfterPeak = 1024;
 
+    // Sessions closed since the last trim that call for one even without a peak: clients that come
+    // and go a few at a time never make a peak, but each closed session has lived long enough to
+    // reach gen2, where a quiet proxy may never collect it. Scaled by the live count, so that the
+    // cost of the full GC stays a small constant per closed session.
+    private const int TrimAfterChurn = 2048;
+
     [ThreadStatic]
     private static byte[]? t_replyBuffer;
 
@@ -42,6 +48,7 @@ internal sealed class UdpRelay : IRelay
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _replyLoops;
     private int _peakSessions;
+    private int _closedSinceTrim;
     private bool _stopped;
     private ITimer? _sweeper;
 
@@ -292,6 +299,7 @@ internal sealed class UdpRelay : IRelay
     private void Evicted(UdpSession session)
     {
         session.Close();
+        _ = Interlocked.Increment(ref _closedSinceTrim);
         if (_evictionReport.ShouldReport(out int suppressed))
         {
             Log.UdpSessionEvicted(_logger, LocalEndPoint, session.Client, _sessions.Capacity, suppressed);
@@ -310,12 +318,16 @@ internal sealed class UdpRelay : IRelay
 
         int count = _sessions.Count;
         _peakSessions = Math.Max(_peakSessions, count + expired.Count);
-        if (_peakSessions >= TrimAfterPeak && count <= _peakSessions / 4)
+        int closed = Interlocked.Add(ref _closedSinceTrim, expired.Count);
+        bool afterPeak = _peakSessions >= TrimAfterPeak && count <= _peakSessions / 4;
+        bool afterChurn = closed >= Math.Max(TrimAfterChurn, 4 * count);
+        if (afterPeak || afterChurn)
         {
-            // A crowd of clients came and went: give back what its peak left behind (the index's
-            // room, and the sessions' objects, long promoted and otherwise collected only when
-            // the next full GC happens to come).
+            // A crowd of clients came and went, or many came and went a few at a time: give back
+            // what they left behind (the index's room, and the sessions' objects, long promoted
+            // and otherwise collected only when the next full GC happens to come).
             _peakSessions = count;
+            _ = Interlocked.Exchange(ref _closedSinceTrim, 0);
             _sessions.TrimExcess();
             MemoryTrim.Now();
         }
