@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using DockerProxy.Cli;
 using DockerProxy.Logging;
+using DockerProxy.Native;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Metrics;
@@ -13,8 +14,6 @@ namespace DockerProxy.Metrics;
 /// </summary>
 internal sealed class MetricsHost : IAsyncDisposable
 {
-    private const int SigUsr1 = 10;
-
     private readonly MetricsCollector _collector;
     private readonly MetricsServer? _server;
     private readonly PosixSignalRegistration? _summarySignal;
@@ -27,7 +26,10 @@ internal sealed class MetricsHost : IAsyncDisposable
         _logger = logger;
         if (logger.IsEnabled(LogLevel.Information))
         {
-            _summarySignal = PosixSignalRegistration.Create((PosixSignal)SigUsr1, OnSummarySignal);
+            // StopSignal set SIGUSR1 to ignored (the original's disposition), and .NET leaves an
+            // ignored signal ignored: back to the default first, then handled at once.
+            _ = Libc.Signal(Libc.SigUsr1, Libc.SigDfl);
+            _summarySignal = PosixSignalRegistration.Create((PosixSignal)Libc.SigUsr1, OnSummarySignal);
         }
     }
 
