@@ -164,6 +164,32 @@ public sealed class MetricsTests
         summary.Should().ContainSingle().Which.Should().Contain("connections.accepted=1");
     }
 
+    [SkippableFact]
+    public async Task Under_the_engines_conditions_SIGUSR1_stays_ignored_and_no_metrics_are_collected()
+    {
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        var host = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("tcp", host, backend.EndPoint), new SpawnOptions { StderrToDevNull = true });
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+
+        // The kernel's view: ignored (SIG_IGN), as the original leaves it, not caught.
+        const ulong Usr1 = 1UL << (Posix.SigUsr1 - 1);
+        (SignalMask(proxy.Pid, "SigIgn") & Usr1).Should().Be(Usr1, "SIGUSR1 is ignored");
+        (SignalMask(proxy.Pid, "SigCgt") & Usr1).Should().Be(0UL, "no handler is installed");
+        proxy.Signal(Posix.SigUsr1);
+        (await Peers.IsListeningAsync(host)).Should().BeTrue();
+        proxy.HasExited.Should().BeFalse();
+        proxy.Signal(Posix.SigInt);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+    }
+
+    // A line of /proc/PID/status such as "SigIgn:\t0000000000001000": bit N-1 is signal N.
+    private static ulong SignalMask(int pid, string field)
+    {
+        string line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return ulong.Parse(line[(field.Length + 1)..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+    }
+
     private static async Task<Dictionary<string, long>> ScrapeUntilAsync(IPEndPoint metrics, Func<Dictionary<string, long>, bool> done)
     {
         Dictionary<string, long> last = [];
