@@ -16,7 +16,7 @@ internal static class ProxyMetrics
     private static readonly Meter s_meter = new(MeterName);
 
     internal static readonly Counter<long> ConnectionsAccepted = s_meter.CreateCounter<long>(
-        "docker_proxy.connections.accepted", "{connection}", "TCP connections accepted");
+        "docker_proxy.connections.accepted", "{connection}", "TCP connections accepted, including those then refused by -max-connections");
 
     internal static readonly UpDownCounter<long> ConnectionsActive = s_meter.CreateUpDownCounter<long>(
         "docker_proxy.connections.active", "{connection}", "TCP connections being relayed now");

@@ -51,7 +51,7 @@ public sealed class MetricsTests
     }
 
     [SkippableFact]
-    public async Task Dial_failures_and_limit_refusals_are_counted()
+    public async Task Dial_failures_are_counted()
     {
         int closedPort = Peers.FreePort(IPAddress.Loopback); // nothing listens: every dial is refused
         var host = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
@@ -68,6 +68,32 @@ public sealed class MetricsTests
         Dictionary<string, long> after = await ScrapeUntilAsync(metrics, m => m["docker_proxy_backend_dial_failures_total"] == 3);
         after["docker_proxy_connections_accepted_total"].Should().Be(3);
         after["docker_proxy_connections_active"].Should().Be(0);
+        proxy.Signal(Posix.SigTerm);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+    }
+
+    [SkippableFact]
+    public async Task Connections_closed_by_the_limit_are_counted_as_refused()
+    {
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        var host = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        var metrics = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("tcp", host, backend.EndPoint, "-max-connections", "1", "-metrics-listen", metrics.ToString()));
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+
+        using Socket held = await Peers.ConnectAsync(host);
+        await held.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        (await Peers.ReadExactlyAsync(held, 1)).Should().Equal("x"u8.ToArray()); // relayed: the one allowed
+        for (int i = 0; i < 2; i++)
+        {
+            using Socket extra = await Peers.ConnectAsync(host);
+            (await Peers.NextEventAsync(extra)).Should().BeOneOf("eof", "reset");
+        }
+
+        Dictionary<string, long> after = await ScrapeUntilAsync(metrics, m => m["docker_proxy_connections_refused_total"] == 2);
+        after["docker_proxy_connections_refused_total"].Should().Be(2);
+        after["docker_proxy_connections_accepted_total"].Should().Be(3, "accepted counts every accept, refused ones too");
+        after["docker_proxy_connections_active"].Should().Be(1);
         proxy.Signal(Posix.SigTerm);
         (await proxy.WaitForExitAsync()).Should().Be(0);
     }
