@@ -24,6 +24,8 @@ internal static class Flags
     internal const string IdleTimeout = "idle-timeout";
     internal const string MaxConnections = "max-connections";
     internal const string User = "user";
+    internal const string DrainTimeout = "drain-timeout";
+    internal const string MetricsListen = "metrics-listen";
 
     internal static readonly FlagSpec[] All =
     [
@@ -44,6 +46,8 @@ internal static class Flags
         new(UdpTimeout, FlagKind.Duration, "UDP: close a session idle this long either way (Go duration: 30s, 5m)", "DURATION", "90s", "DOCKER_PROXY_UDP_TIMEOUT"),
         new(CopyMode, FlagKind.String, "TCP: how bytes are copied: splice (zero copy) or pipelines", "MODE", "splice", "DOCKER_PROXY_COPY_MODE"),
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),
+        new(DrainTimeout, FlagKind.Duration, "on SIGINT/SIGTERM stop accepting and let open TCP connections finish for up to this long (default: cut them at once)", "DURATION", null, "DOCKER_PROXY_DRAIN_TIMEOUT"),
+        new(MetricsListen, FlagKind.String, "serve Prometheus metrics on http://ADDR:PORT/metrics (default: off)", "ADDR:PORT", null, "DOCKER_PROXY_METRICS_LISTEN"),
     ];
 
     internal static FlagSpec? Find(string name)

@@ -75,6 +75,8 @@ internal static class OptionsBinder
         TimeSpan? idleTimeout = settings.Duration(Flags.IdleTimeout, null);
         long? maxConnections = settings.Integer(Flags.MaxConnections, null, 1, int.MaxValue);
         string? user = settings.Text(Flags.User);
+        TimeSpan? drainTimeout = settings.Duration(Flags.DrainTimeout, null);
+        IPEndPoint? metricsListen = settings.EndPoint(Flags.MetricsListen);
         settings.ThrowIfAny();
 
         return new ProxyOptions(
@@ -92,6 +94,8 @@ internal static class OptionsBinder
             IdleTimeout = idleTimeout,
             MaxConnections = (int?)maxConnections,
             User = user,
+            DrainTimeout = drainTimeout,
+            MetricsListen = metricsListen,
         };
     }
 

@@ -40,6 +40,15 @@ internal sealed record ProxyOptions(string Proto, IPEndPoint Host, IPEndPoint Co
     /// <summary>Drop to this user (and its group) once listening; null: keep the caller's.</summary>
     public string? User { get; init; }
 
+    /// <summary>On SIGINT/SIGTERM, how long open TCP connections may go on; null: cut at once (the original's behaviour).</summary>
+    public TimeSpan? DrainTimeout { get; init; }
+
+    /// <summary>Where to serve Prometheus metrics; null: nowhere.</summary>
+    public IPEndPoint? MetricsListen { get; init; }
+
+    /// <summary>The inherited listener's fd: 4 from dockerd (-use-listen-fd), 3 under socket activation.</summary>
+    public int ListenFd { get; init; } = 4;
+
     /// <summary>The TCP relay's part of these options.</summary>
     internal TcpRelayOptions Tcp => new(CopyMode) { ConnectTimeout = ConnectTimeout, IdleTimeout = IdleTimeout, MaxConnections = MaxConnections };
 }

@@ -75,6 +75,25 @@ internal sealed class SettingReader
         return fallback;
     }
 
+    /// <summary>ADDR:PORT as Go writes it (net.JoinHostPort): an IPv6 address in brackets.</summary>
+    internal System.Net.IPEndPoint? EndPoint(string flag)
+    {
+        if (Read(flag, out string source) is not string text)
+        {
+            return null;
+        }
+
+        int colon = text.LastIndexOf(':');
+        if (colon > 0 && colon < text.Length - 1 && System.Net.IPEndPoint.TryParse(text, out System.Net.IPEndPoint? endPoint)
+            && (endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || text.StartsWith('[')))
+        {
+            return endPoint;
+        }
+
+        Problems.Add($"invalid {source} \"{text}\": must be ADDR:PORT, e.g. 127.0.0.1:9464 or [::1]:9464");
+        return null;
+    }
+
     /// <summary>Any non-empty text.</summary>
     internal string? Text(string flag) => Read(flag, out _);
 

@@ -13,21 +13,25 @@ internal static class InheritedListener
 {
     internal const int Fd = 4;
 
-    internal static Socket Adopt(string proto)
+    internal static Socket Adopt(string proto) => Adopt(proto, Fd);
+
+    /// <summary>Adopts the listener on <paramref name="fd"/>: 4 from dockerd, 3 under socket activation.</summary>
+    internal static Socket Adopt(string proto, int fd)
     {
-        if (!Libc.IsOpen(Fd))
+        string origin = fd == Fd ? "-use-listen-fd" : "socket activation";
+        if (!Libc.IsOpen(fd))
         {
-            throw new StartupException($"-use-listen-fd: no listener on fd {Fd}: {Errno.Text(Libc.EBadF)}");
+            throw new StartupException($"{origin}: no listener on fd {fd}: {Errno.Text(Libc.EBadF)}");
         }
 
-        int? type = Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoType);
+        int? type = Libc.GetIntOption(fd, Libc.SolSocket, Libc.SoType);
         if (type is null)
         {
-            throw new StartupException($"-use-listen-fd: fd {Fd} is not a socket");
+            throw new StartupException($"{origin}: fd {fd} is not a socket");
         }
 
-        int domain = Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoDomain) ?? 0;
-        int protocol = Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoProtocol) ?? 0;
+        int domain = Libc.GetIntOption(fd, Libc.SolSocket, Libc.SoDomain) ?? 0;
+        int protocol = Libc.GetIntOption(fd, Libc.SolSocket, Libc.SoProtocol) ?? 0;
         string network = NetworkName(domain, type.Value, protocol);
         if (network != proto)
         {
@@ -35,18 +39,18 @@ internal static class InheritedListener
             throw new StartupException($"unexpected socket type for listener fd: {network}");
         }
 
-        if (proto == "tcp" && Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoAcceptConn) != 1)
+        if (proto == "tcp" && Libc.GetIntOption(fd, Libc.SolSocket, Libc.SoAcceptConn) != 1)
         {
-            throw new StartupException($"-use-listen-fd: the socket on fd {Fd} is not listening");
+            throw new StartupException($"{origin}: the socket on fd {fd} is not listening");
         }
 
-        int copy = Libc.Fcntl(Fd, Libc.FDupFdCloExec, 5);
+        int copy = Libc.Fcntl(fd, Libc.FDupFdCloExec, 5);
         if (copy < 0)
         {
-            throw new StartupException($"-use-listen-fd: dup fd {Fd}: {Errno.Text(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+            throw new StartupException($"{origin}: dup fd {fd}: {Errno.Text(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
         }
 
-        _ = Libc.Close(Fd);
+        _ = Libc.Close(fd);
         int flags = Libc.Fcntl(copy, Libc.FGetFl, 0);
         _ = Libc.Fcntl(copy, Libc.FSetFl, flags | Libc.ONonBlock);
         return new Socket(new SafeSocketHandle(copy, ownsHandle: true));

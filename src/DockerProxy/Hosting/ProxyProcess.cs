@@ -1,6 +1,7 @@
 using System.Reflection;
 using DockerProxy.Cli;
 using DockerProxy.Logging;
+using DockerProxy.Metrics;
 using DockerProxy.Native;
 using DockerProxy.Relay;
 using Microsoft.Extensions.Logging;
@@ -52,12 +53,18 @@ internal static class ProxyProcess
         }
 
         StopSignal stop = StopSignal.Install();
-        StatusPipe status = StatusPipe.Open();
+        bool activated = SocketActivation.Detect(environment);
+        StatusPipe status = StatusPipe.Open(activated);
+        ServiceNotifier? notifier = ServiceNotifier.Create(environment);
 
         ProxyOptions options;
         try
         {
             options = OptionsBinder.Bind(parsed.Values, environment);
+            if (activated)
+            {
+                options = options with { UseListenFd = true, ListenFd = SocketActivation.Fd };
+            }
         }
         catch (StartupException e)
         {
@@ -78,6 +85,17 @@ internal static class ProxyProcess
             return Fail(status, logger, e.Message);
         }
 
+        MetricsHost? metrics;
+        try
+        {
+            metrics = MetricsHost.Create(options, logger); // null unless asked for or visible
+        }
+        catch (StartupException e)
+        {
+            await relay.DisposeAsync();
+            return Fail(status, logger, e.Message);
+        }
+
         if (options.User is string user)
         {
             try
@@ -87,13 +105,23 @@ internal static class ProxyProcess
             catch (StartupException e)
             {
                 await relay.DisposeAsync();
+                if (metrics is not null)
+                {
+                    await metrics.DisposeAsync();
+                }
+
                 return Fail(status, logger, e.Message);
             }
         }
 
+        await using (metrics)
         await using (relay)
         {
-            if (options.UseListenFd)
+            if (activated)
+            {
+                ServiceLog.SocketActivated(logger, SocketActivation.Fd);
+            }
+            else if (options.UseListenFd)
             {
                 Log.ListenerAdopted(logger, InheritedListener.Fd);
             }
@@ -104,7 +132,9 @@ internal static class ProxyProcess
                 Log.NoStatusPipe(logger);
             }
 
+            metrics?.Start(stop.Token);
             status.ReportReady();
+            notifier?.Ready();
             try
             {
                 await relay.RunAsync(stop.Token);
@@ -116,6 +146,11 @@ internal static class ProxyProcess
             }
 
             Log.Stopping(logger, stop.Received ?? "close");
+            notifier?.Stopping();
+            if (options.DrainTimeout is TimeSpan drain)
+            {
+                await relay.DrainAsync(drain, stop.Again);
+            }
             if (logger.IsEnabled(LogLevel.Debug))
             {
                 GCMemoryInfo gc = GC.GetGCMemoryInfo();

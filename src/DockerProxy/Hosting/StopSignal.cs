@@ -13,6 +13,8 @@ namespace DockerProxy.Hosting;
 internal sealed class StopSignal
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _again = new();
+    private long _firstAt;
     private readonly PosixSignalRegistration _interrupt;
     private readonly PosixSignalRegistration _terminate;
     private string? _received;
@@ -26,6 +28,8 @@ internal sealed class StopSignal
     internal static StopSignal Install() => s_installed ??= new StopSignal();
 
     private static StopSignal? s_installed;
+
+    private const long RepeatWindowMs = 1000;
 
     private StopSignal()
     {
@@ -44,13 +48,28 @@ internal sealed class StopSignal
     /// <summary>Fires on the first SIGINT or SIGTERM.</summary>
     internal CancellationToken Token => _stop.Token;
 
+    /// <summary>
+    /// Fires on a further SIGINT or SIGTERM at least a second after the first: it ends a graceful
+    /// drain at once. Repeats within that second are taken as one: a dying dockerd's parent-death
+    /// SIGTERM arrives once per thread, several within a millisecond.
+    /// </summary>
+    internal CancellationToken Again => _again.Token;
+
     /// <summary>"SIGINT" or "SIGTERM" once one arrived.</summary>
     internal string? Received => Volatile.Read(ref _received);
 
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true; // handled here: no default action
-        _ = Interlocked.CompareExchange(ref _received, context.Signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM", null);
-        _stop.Cancel(); // a second signal finds it cancelled already: nothing more happens
+        long now = Environment.TickCount64;
+        if (Interlocked.CompareExchange(ref _received, context.Signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM", null) is null)
+        {
+            Volatile.Write(ref _firstAt, now);
+            _stop.Cancel();
+        }
+        else if (now - Volatile.Read(ref _firstAt) >= RepeatWindowMs)
+        {
+            _again.Cancel(); // only a drain waits on it; without one the process is exiting already
+        }
     }
 }

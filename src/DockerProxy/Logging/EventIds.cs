@@ -24,6 +24,14 @@ internal static class EventIds
     internal const int UdpReplyDropped = 304;
     internal const int UdpBuffers = 305;
 
+    // 4xx: running as a service (systemd, drain, metrics).
+    internal const int Draining = 400;
+    internal const int Drained = 401;
+    internal const int SocketActivated = 402;
+    internal const int MetricsListening = 403;
+    internal const int MetricsSummary = 404;
+    internal const int MetricsRequestFailed = 405;
+
     internal const int StartupFailed = 900;
     internal const int RelayFailed = 901;
 }

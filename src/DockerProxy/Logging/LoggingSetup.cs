@@ -17,6 +17,9 @@ internal static class LoggingSetup
 {
     private const string TextTemplate = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} {Level:u3} {Message:lj}{NewLine}";
 
+    // When stderr is the journal: it stamps the time itself and reads the priority from "<N>".
+    private const string JournalTemplate = "<{" + SyslogPriorityEnricher.PropertyName + "}>{Message:lj}{NewLine}";
+
     /// <summary>
     /// A logger factory writing to stderr at <paramref name="level"/> and above. When stderr is
     /// /dev/null (or closed), as dockerd starts the proxy, nothing can be seen: no logging pipeline
@@ -30,16 +33,27 @@ internal static class LoggingSetup
         }
 
         LoggerConfiguration configuration = new LoggerConfiguration().MinimumLevel.Is(ToSerilog(level));
+        bool journal = format == LogFormat.Text && StderrIsJournal();
+        if (journal)
+        {
+            configuration = configuration.Enrich.With(new SyslogPriorityEnricher());
+        }
+
         configuration = format == LogFormat.Json
             ? configuration.WriteTo.Console(new JsonFormatter(renderMessage: true), standardErrorFromLevel: LogEventLevel.Verbose)
             : configuration.WriteTo.Console(
-                outputTemplate: TextTemplate,
+                outputTemplate: journal ? JournalTemplate : TextTemplate,
                 standardErrorFromLevel: LogEventLevel.Verbose,
                 theme: ConsoleTheme.None,
                 formatProvider: System.Globalization.CultureInfo.InvariantCulture);
 
         return new SerilogLoggerFactory(configuration.CreateLogger(), dispose: true);
     }
+
+    // systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected stdout/stderr to
+    // (systemd.exec(5)); it is the journal only if stderr is still that very file.
+    private static bool StderrIsJournal() =>
+        Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 } stream && stream == FileIdentity.Of(2);
 
     private static bool StderrDiscarded() => !Libc.IsOpen(2) || Libc.FdTarget(2) == "/dev/null";
 

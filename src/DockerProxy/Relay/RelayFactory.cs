@@ -15,10 +15,10 @@ internal static class RelayFactory
         switch (options.Proto)
         {
             case "tcp":
-                Socket listener = options.UseListenFd ? InheritedListener.Adopt("tcp") : ListenerBinder.BindTcp(options.Host);
+                Socket listener = options.UseListenFd ? InheritedListener.Adopt("tcp", options.ListenFd) : ListenerBinder.BindTcp(options.Host);
                 return new TcpRelay(listener, options.Container, loggers.CreateLogger<TcpRelay>(), time, options.Tcp);
             case "udp":
-                UdpListener udp = options.UseListenFd ? UdpListener.Adopt(InheritedListener.Adopt("udp")) : UdpListener.Bind(options.Host);
+                UdpListener udp = options.UseListenFd ? UdpListener.Adopt(InheritedListener.Adopt("udp", options.ListenFd)) : UdpListener.Bind(options.Host);
                 return new UdpRelay(udp, options.Container, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers.CreateLogger<UdpRelay>(), time);
             default:
                 ListenerBinder.CheckSctpSupported(options.Host);

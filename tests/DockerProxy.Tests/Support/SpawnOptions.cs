@@ -9,6 +9,9 @@ internal sealed record SpawnOptions
     /// <summary>An fd of the test process to pass on as fd 4 (-use-listen-fd).</summary>
     public int? ListenFd { get; init; }
 
+    /// <summary>An fd of the test process to pass on as fd 3 (socket activation); needs <see cref="StatusPipe"/> false.</summary>
+    public int? ActivationFd { get; init; }
+
     /// <summary>Stderr to /dev/null, exactly as dockerd (false: captured for the test).</summary>
     public bool StderrToDevNull { get; init; }
 

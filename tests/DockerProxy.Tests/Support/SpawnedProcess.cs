@@ -68,6 +68,11 @@ internal sealed class SpawnedProcess : IAsyncDisposable
                 Check(Posix.FileActionsAddDup2(actions, st.Write, 3), "FileActionsAddDup2");
             }
 
+            if (options.ActivationFd is int activationFd)
+            {
+                Check(Posix.FileActionsAddDup2(actions, activationFd, 3), "FileActionsAddDup2");
+            }
+
             if (options.ListenFd is int listenFd)
             {
                 Check(Posix.FileActionsAddDup2(actions, listenFd, 4), "FileActionsAddDup2");

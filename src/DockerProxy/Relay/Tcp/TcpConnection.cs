@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Logging;
+using DockerProxy.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay.Tcp;
@@ -67,6 +68,7 @@ internal sealed class TcpConnection
                 // (FIN), as with a refused dial in the original, not a reset.
                 SocketError error = e is SocketException socketError ? socketError.SocketErrorCode : SocketError.TimedOut;
                 Log.BackendDialFailed(_logger, _container, clientAddress, error);
+                ProxyMetrics.BackendDialFailures.Add(1);
                 EndClientGracefully();
                 return;
             }
@@ -93,6 +95,8 @@ internal sealed class TcpConnection
             _client.Dispose();
             _backend?.Dispose();
             Log.ConnectionClosed(_logger, clientAddress, toContainer, toClient);
+            ProxyMetrics.BytesToContainer.Add(toContainer);
+            ProxyMetrics.BytesToClient.Add(toClient);
         }
     }
 

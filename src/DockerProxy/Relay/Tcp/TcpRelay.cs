@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Logging;
+using DockerProxy.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay.Tcp;
@@ -24,6 +25,7 @@ internal sealed class TcpRelay : IRelay
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private bool _stopped;
+    private bool _draining;
     private int _peakConnections;
 
     // Below this many connections at the peak, what a trim could give back is not worth a full GC.
@@ -96,6 +98,7 @@ internal sealed class TcpRelay : IRelay
             }
 
             _backoff.Reset();
+            ProxyMetrics.ConnectionsAccepted.Add(1);
             if (_options.MaxConnections is int max && OpenConnections >= max)
             {
                 // Over the limit: closed at once, so the client knows now instead of waiting.
@@ -104,6 +107,7 @@ internal sealed class TcpRelay : IRelay
                     Log.ConnectionLimitReached(_logger, LocalEndPoint, max, suppressed);
                 }
 
+                ProxyMetrics.ConnectionsRefused.Add(1);
                 client.Dispose();
                 continue;
             }
@@ -111,6 +115,39 @@ internal sealed class TcpRelay : IRelay
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
             Start(new TcpConnection(client, _container, _logger, _options, _time));
         }
+    }
+
+    public async Task DrainAsync(TimeSpan timeout, CancellationToken abandon)
+    {
+        int open;
+        lock (_gate)
+        {
+            _draining = true;
+            open = _connections.Count;
+            if (open == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        _listener.Dispose(); // stop accepting: from now on new clients are refused
+        if (open == 0)
+        {
+            return;
+        }
+
+        ServiceLog.Draining(_logger, LocalEndPoint, open, timeout);
+        try
+        {
+            await _drained.Task.WaitAsync(timeout, _time, abandon);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // The deadline passed or a second signal came: DisposeAsync cuts what is left.
+        }
+
+        int left = OpenConnections;
+        ServiceLog.Drained(_logger, LocalEndPoint, open - left, left);
     }
 
     /// <summary>Connections being relayed now.</summary>
@@ -162,7 +199,7 @@ internal sealed class TcpRelay : IRelay
     {
         lock (_gate)
         {
-            if (_stopped)
+            if (_stopped || _draining)
             {
                 connection.Abort();
                 return;
@@ -172,6 +209,7 @@ internal sealed class TcpRelay : IRelay
             _peakConnections = Math.Max(_peakConnections, _connections.Count);
         }
 
+        ProxyMetrics.ConnectionsActive.Add(1);
         _ = RunConnectionAsync(connection);
     }
 
@@ -183,11 +221,12 @@ internal sealed class TcpRelay : IRelay
         }
         finally
         {
+            ProxyMetrics.ConnectionsActive.Add(-1);
             bool trim = false;
             lock (_gate)
             {
                 _connections.Remove(connection);
-                if (_stopped && _connections.Count == 0)
+                if ((_stopped || _draining) && _connections.Count == 0)
                 {
                     _drained.TrySetResult();
                 }

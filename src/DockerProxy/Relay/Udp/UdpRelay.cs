@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using DockerProxy.Logging;
+using DockerProxy.Metrics;
 using DockerProxy.Native;
 using Microsoft.Extensions.Logging;
 
@@ -160,6 +161,10 @@ internal sealed class UdpRelay : IRelay
         {
             Log.UdpDropped(_logger, client, SocketError.SocketError);
         }
+        else
+        {
+            ProxyMetrics.BytesToContainer.Add(datagram.Length);
+        }
     }
 
     private UdpSession? Open(in UdpEndpoint client, long now)
@@ -193,6 +198,8 @@ internal sealed class UdpRelay : IRelay
 
         var session = new UdpSession(client, backend, now);
         UdpSession? evicted = _sessions.Add(session);
+        ProxyMetrics.UdpSessionsCreated.Add(1);
+        ProxyMetrics.UdpSessionsActive.Add(1);
         if (evicted is not null)
         {
             Evicted(evicted);
@@ -291,6 +298,10 @@ internal sealed class UdpRelay : IRelay
             {
                 Log.UdpReplyDropped(_logger, session.Client, Errno.Text(error));
             }
+            else
+            {
+                ProxyMetrics.BytesToClient.Add(length);
+            }
         }
 
         return !session.IsClosed;
@@ -300,6 +311,8 @@ internal sealed class UdpRelay : IRelay
     {
         session.Close();
         _ = Interlocked.Increment(ref _closedSinceTrim);
+        ProxyMetrics.UdpSessionsEvicted.Add(1);
+        ProxyMetrics.UdpSessionsActive.Add(-1);
         if (_evictionReport.ShouldReport(out int suppressed))
         {
             Log.UdpSessionEvicted(_logger, LocalEndPoint, session.Client, _sessions.Capacity, suppressed);
@@ -314,6 +327,7 @@ internal sealed class UdpRelay : IRelay
         {
             Log.UdpSessionExpired(_logger, session.Client);
             session.Close();
+            ProxyMetrics.UdpSessionsActive.Add(-1);
         }
 
         int count = _sessions.Count;
