@@ -3,6 +3,7 @@
 # kernels this project is built and tested on have no SCTP, and Debian 12's own kernel does.
 #
 #   build/sctp-vm.sh [--timeout SECONDS] COMMAND [ARG...]
+#   build/sctp-vm.sh --prepare        (install and unpack what a run needs, boot nothing)
 #
 # The guest is Debian 12's kernel (linux-image-amd64, downloaded and unpacked, never installed)
 # booted by qemu-system-x86 under software emulation (-accel tcg) with one vCPU, no network
@@ -23,11 +24,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=$root/artifacts/sctp-vm
 limit=${SCTP_VM_TIMEOUT:-600}
 
-if [ "${1:-}" = "--timeout" ]; then
-  limit=${2:?--timeout needs a number of seconds}
-  shift 2
-fi
-[ $# -gt 0 ] || { echo "usage: build/sctp-vm.sh [--timeout SECONDS] COMMAND [ARG...]" >&2; exit 2; }
+prepare_only=
+case "${1:-}" in
+  --timeout) limit=${2:?--timeout needs a number of seconds}; shift 2 ;;
+  --prepare) prepare_only=1; shift ;;
+esac
+[ $# -gt 0 ] || [ -n "$prepare_only" ] ||
+  { echo "usage: build/sctp-vm.sh [--timeout SECONDS] COMMAND [ARG...] | --prepare" >&2; exit 2; }
 
 say() { echo "sctp-vm: $*" >&2; }
 die() { say "$*"; exit 125; }
@@ -124,6 +127,8 @@ if [ "$(cat "$kdir/initramfs.stamp" 2>/dev/null)" != "$stamp" ]; then
   mv "$initramfs.tmp" "$initramfs"
   echo "$stamp" >"$kdir/initramfs.stamp"
 fi
+
+[ -z "$prepare_only" ] || exit 0
 
 # --- the run ---------------------------------------------------------------------------------
 xfer=$(mktemp -d /tmp/sctp-vm.XXXXXX)

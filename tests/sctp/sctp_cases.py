@@ -324,6 +324,26 @@ def case_large_message_whole(path):
         cleanup(backend, proxy)
 
 
+def case_client_closes_after_a_burst(path):
+    backend = Backend(socket.AF_INET, "127.0.0.1", answer=False)
+    port = free_port(socket.AF_INET, "127.0.0.1")
+    proxy = Proxy(path, "127.0.0.1", port, "127.0.0.1", backend.port)
+    try:
+        check(proxy.ready(), "status %r: %s" % (proxy.status, proxy.output()))
+        with connect(port, streams=4) as c:
+            for i in range(200):
+                send(c, b"%d:" % i + b"y" * 2000, stream=i % 4, ppid=i)
+        # closed at once: everything sent before the SHUTDOWN must still reach the backend
+        deadline = time.monotonic() + DEADLINE
+        while len(backend.messages()) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = [int(m.data.split(b":")[0]) for _, m in backend.messages()]
+        check(sorted(got) == list(range(200)), "the backend got %d of 200 messages" % len(got))
+        return "all 200 messages sent before the client's SHUTDOWN reached the backend"
+    finally:
+        cleanup(backend, proxy)
+
+
 def case_two_associations(path):
     backend, proxy = start(path)
     try:

@@ -20,7 +20,7 @@ public sealed class SctpGuestTests(SctpGuestFixture guest, ITestOutputHelper out
 
     private static readonly string[] _cases =
     [
-        "backend_refusing", "burst_in_order_per_stream", "echo_ipv4", "echo_ipv6", LargeMessage,
+        "backend_refusing", "burst_in_order_per_stream", "client_closes_after_a_burst", "echo_ipv4", "echo_ipv6", LargeMessage,
         "port_in_use", "sigint_exits_0", "sigterm_exits_0", "streams_and_ppids", "two_associations",
     ];
 
