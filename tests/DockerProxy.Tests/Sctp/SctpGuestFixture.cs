@@ -13,7 +13,7 @@ namespace DockerProxy.Tests.Sctp;
 public sealed partial class SctpGuestFixture : IAsyncLifetime
 {
     // The guest run takes about a minute on an idle machine; emulation on a loaded one is slower.
-    private static readonly TimeSpan GuestLimit = TimeSpan.FromMinutes(8);
+    private static readonly TimeSpan _guestLimit = TimeSpan.FromMinutes(8);
 
     private readonly Dictionary<(string Impl, string Case), (bool Passed, string Detail)> _results = [];
 
@@ -53,7 +53,7 @@ public sealed partial class SctpGuestFixture : IAsyncLifetime
         };
         start.ArgumentList.Add(Path.Combine(root, "build", "sctp-vm.sh"));
         start.ArgumentList.Add("--timeout");
-        start.ArgumentList.Add(((int)GuestLimit.TotalSeconds - 30).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(((int)_guestLimit.TotalSeconds - 30).ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add("python3");
         start.ArgumentList.Add(Path.Combine(root, "tests", "sctp", "sctp_cases.py"));
         foreach (string impl in impls)
@@ -70,7 +70,7 @@ public sealed partial class SctpGuestFixture : IAsyncLifetime
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        using var limit = new CancellationTokenSource(GuestLimit);
+        using var limit = new CancellationTokenSource(_guestLimit);
         try
         {
             await process.WaitForExitAsync(limit.Token);
