@@ -18,10 +18,13 @@ public sealed class SctpGuestTests(SctpGuestFixture guest, ITestOutputHelper out
 {
     private const string LargeMessage = "large_message_whole";
 
+    // A listener on fd 4: no engine passes one for SCTP so far, so only ours is asked.
+    private const string OursOnly = "ours_adopts_a_listener_on_fd_4";
+
     private static readonly string[] _cases =
     [
         "backend_refusing", "burst_in_order_per_stream", "client_closes_after_a_burst", "echo_ipv4", "echo_ipv6", LargeMessage,
-        "port_in_use", "sigint_exits_0", "sigterm_exits_0", "streams_and_ppids", "two_associations",
+        OursOnly, "port_in_use", "sigint_exits_0", "sigterm_exits_0", "streams_and_ppids", "two_associations",
     ];
 
     public static TheoryData<string, string> Cases()
@@ -31,7 +34,7 @@ public sealed class SctpGuestTests(SctpGuestFixture guest, ITestOutputHelper out
         {
             foreach (string name in _cases)
             {
-                if (!(which != Binaries.Ours && name == LargeMessage))
+                if (which == Binaries.Ours || name is not (LargeMessage or OursOnly))
                 {
                     data.Add(which, name);
                 }
@@ -66,7 +69,8 @@ public sealed class SctpGuestTests(SctpGuestFixture guest, ITestOutputHelper out
     public void Every_case_ran(string which)
     {
         _ = ResultOf(which, _cases[0]);
-        guest.CasesOf(which).Should().Equal(_cases, "every case of sctp_cases.py is asserted here, and only those");
+        string[] expected = which == Binaries.Ours ? _cases : [.. _cases.Where(c => c != OursOnly)];
+        guest.CasesOf(which).Should().Equal(expected, "every case of sctp_cases.py is asserted here, and only those");
     }
 
     [SkippableFact]
