@@ -35,6 +35,16 @@ esac
 say() { echo "sctp-vm: $*" >&2; }
 die() { say "$*"; exit 125; }
 
+# Temporary directories and the guest, removed and stopped however the script ends.
+scratch=()
+qemu_pid=
+cleanup() {
+  [ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+  [ ${#scratch[@]} -eq 0 ] || rm -rf "${scratch[@]}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # --- what the host needs -------------------------------------------------------------------
 apt_install() {
   [ "$(id -u)" -eq 0 ] || die "$* not installed, and only root can install it (apt-get install $*)"
@@ -73,8 +83,7 @@ prepare_kernel() {
   [ -n "$pkg" ] || die "apt knows no linux-image-amd64 (is this Debian, with its package lists?)"
   say "preparing $pkg (downloaded and unpacked, not installed)"
   work=$(mktemp -d)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  scratch+=("$work")
   (cd "$work" && apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
   deb=$(ls "$work"/*.deb)
   tree=$work/tree
@@ -117,6 +126,7 @@ initramfs=$kdir/initramfs.img
 stamp=$(cat /bin/busybox "$root/build/sctp-vm/init" "$kdir/modules.order" | sha256sum | cut -c1-16)
 if [ "$(cat "$kdir/initramfs.stamp" 2>/dev/null)" != "$stamp" ]; then
   staging=$(mktemp -d)
+  scratch+=("$staging")
   mkdir -p "$staging"/{bin,dev,proc,sys,lib/modules}
   cp /bin/busybox "$staging/bin/busybox"
   install -m 0755 "$root/build/sctp-vm/init" "$staging/init"
@@ -132,13 +142,7 @@ fi
 
 # --- the run ---------------------------------------------------------------------------------
 xfer=$(mktemp -d /tmp/sctp-vm.XXXXXX)
-qemu_pid=
-cleanup() {
-  [ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
-  rm -rf "$xfer"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch+=("$xfer")
 
 # The command, its directory and the caller's environment, replayed by bash inside the guest.
 env -0 >"$xfer/env"
