@@ -59,7 +59,11 @@ internal sealed class SctpAssociation
                 return;
             }
 
-            Log.SctpAssociated(_logger, clientAddress, streams, SctpNative.StreamCounts(backend)?.Outbound ?? 0);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.SctpAssociated(_logger, clientAddress, streams, SctpNative.StreamCounts(backend)?.Outbound ?? 0);
+            }
+
             up = new SctpMessagePump(_client, backend);
             down = new SctpMessagePump(backend, _client);
             Task<SctpPumpEnd> upstream = RunDirectionAsync(up, backend);
