@@ -28,6 +28,7 @@ IPPROTO_SCTP = 132
 SCTP_INITMSG = 2
 SCTP_NODELAY = 3
 SCTP_EVENTS = 11
+SCTP_STATUS = 14
 SCTP_SNDRCV = 1
 SCTP_UNORDERED = 1
 MSG_EOR = 0x80
@@ -108,6 +109,7 @@ class Backend:
         self.streams, self.answer = streams, answer
         self.received = []  # (association number, Message)
         self.associations = 0
+        self.inbound_streams = []
         self.lock = threading.Lock()
         self.stopping = False
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
@@ -125,6 +127,9 @@ class Backend:
                 self.associations += 1
                 number = self.associations
             conn.setsockopt(IPPROTO_SCTP, SCTP_EVENTS, b"\x01")
+            # struct sctp_status: sstat_instrms at offset 16, what the proxy dialled with
+            status = conn.getsockopt(IPPROTO_SCTP, SCTP_STATUS, 256)
+            self.inbound_streams.append(struct.unpack_from("=H", status, 16)[0])
             t = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
             self.threads.append(t)
             t.start()
@@ -277,7 +282,8 @@ def case_streams_and_ppids(path):
                 check(bool(m.flags & SCTP_UNORDERED) == unordered, "unordered flag to the client: %r" % m)
         got = [(m.stream, m.ppid, bool(m.flags & SCTP_UNORDERED)) for _, m in backend.messages()]
         check(got == sent, "to the backend: %r" % [g for g, e in zip(got, sent) if g != e][:3])
-        return "streams 0-31, PPIDs up to 0xFFFFFFFF and the unordered flag kept both ways"
+        return ("streams 0-31, PPIDs up to 0xFFFFFFFF and the unordered flag kept both ways; "
+                "the backend association has %s inbound streams" % backend.inbound_streams)
     finally:
         cleanup(backend, proxy)
 

@@ -73,6 +73,16 @@ public sealed class SctpGuestTests(SctpGuestFixture guest, ITestOutputHelper out
         guest.CasesOf(which).Should().Equal(expected, "every case of sctp_cases.py is asserted here, and only those");
     }
 
+    [SkippableTheory]
+    [InlineData(Binaries.Ours, 32)]
+    [InlineData(Binaries.Original2010, 65535)]
+    [InlineData(Binaries.Original285, 65535)]
+    public void The_backend_is_dialled_with_as_many_streams_as_the_client_negotiated(string which, int streams)
+    {
+        // The client asked for 32 outbound streams; the originals always ask the backend for 65,535.
+        ResultOf(which, "streams_and_ppids").Detail.Should().Contain($"the backend association has [{streams}] inbound streams");
+    }
+
     [SkippableFact]
     public void A_taken_port_fails_with_the_newest_originals_status()
     {
