@@ -7,6 +7,8 @@
 #   4. the engine tests (tests/DockerProxy.EngineTests, Category=Engine) start private dockerd 20.10
 #      and 28.5 engines as root (after build/engines/install.sh); elsewhere they skip with the
 #      reason, under CI=true that fails; --filter "Category!=Engine" leaves them out.
+#   5. the SCTP tests (tests/DockerProxy.Tests/Sctp, Category=SctpGuest) run every SCTP case in one
+#      qemu guest (build/sctp-vm.sh, about a minute); --filter "Category!=SctpGuest" leaves them out.
 # Extra arguments go to `dotnet test` (e.g. --filter "Category!=Process").
 # Without apt (originals unavailable) the parity tests are skipped with the reason; under CI=true
 # a missing original is a failure.

@@ -1,6 +1,6 @@
 namespace DockerProxy.Logging;
 
-/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 9xx failures).</summary>
+/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 6xx SCTP, 9xx failures).</summary>
 internal static class EventIds
 {
     internal const int Listening = 100;
@@ -31,6 +31,12 @@ internal static class EventIds
     internal const int MetricsListening = 403;
     internal const int MetricsSummary = 404;
     internal const int MetricsRequestFailed = 405;
+
+    // 6xx: SCTP.
+    internal const int SctpAssociated = 600;
+    internal const int SctpBackendDialFailed = 601;
+    internal const int SctpAssociationClosed = 602;
+    internal const int SctpMessageSplit = 603;
 
     internal const int StartupFailed = 900;
     internal const int RelayFailed = 901;

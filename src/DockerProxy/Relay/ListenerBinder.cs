@@ -44,21 +44,4 @@ internal static class ListenerBinder
             throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: {step}: {Errno.Text(e)}", e);
         }
     }
-
-    /// <summary>
-    /// SCTP needs the kernel's support: .NET has no SCTP socket type, so the socket is made with
-    /// socket(2). On a kernel without SCTP this fails as the original does ("protocol not supported").
-    /// </summary>
-    internal static void CheckSctpSupported(IPEndPoint endPoint)
-    {
-        int domain = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet;
-        int fd = Libc.Socket(domain, Libc.SockStream, Libc.IpProtoSctp);
-        if (fd < 0)
-        {
-            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new StartupException($"failed to listen on {endPoint}: {Errno.Text(errno)}");
-        }
-
-        _ = Libc.Close(fd);
-    }
 }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using DockerProxy.Cli;
 using DockerProxy.Hosting;
+using DockerProxy.Relay.Sctp;
 using DockerProxy.Relay.Tcp;
 using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
@@ -21,8 +22,9 @@ internal static class RelayFactory
                 UdpListener udp = options.UseListenFd ? UdpListener.Adopt(InheritedListener.Adopt("udp", options.ListenFd)) : UdpListener.Bind(options.Host);
                 return new UdpRelay(udp, options.Container, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers.CreateLogger<UdpRelay>(), time);
             default:
-                ListenerBinder.CheckSctpSupported(options.Host);
-                throw new StartupException($"failed to listen on {options.Host}: the SCTP relay is not implemented yet");
+                // dockerd binds SCTP itself in no release so far; a listener passed anyway is served.
+                Socket sctp = options.UseListenFd ? SctpSockets.Adopt(InheritedListener.Adopt("sctp")) : SctpSockets.Listen(options.Host);
+                return new SctpRelay(sctp, options.Container, loggers.CreateLogger<SctpRelay>(), time);
         }
     }
 }
