@@ -24,6 +24,9 @@ internal static class Flags
     internal const string IdleTimeout = "idle-timeout";
     internal const string MaxConnections = "max-connections";
     internal const string User = "user";
+    internal const string Map = "map";
+    internal const string Config = "config";
+    internal const string ProxyProtocol = "proxy-protocol";
 
     internal static readonly FlagSpec[] All =
     [
@@ -44,6 +47,9 @@ internal static class Flags
         new(UdpTimeout, FlagKind.Duration, "UDP: close a session idle this long either way (Go duration: 30s, 5m)", "DURATION", "90s", "DOCKER_PROXY_UDP_TIMEOUT"),
         new(CopyMode, FlagKind.String, "TCP: how bytes are copied: splice (zero copy) or pipelines", "MODE", "splice", "DOCKER_PROXY_COPY_MODE"),
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),
+        new(Map, FlagKind.StringList, "one more mapping PROTO:HOST_IP:HOST_PORT[-END]:CONTAINER_IP:CONTAINER_PORT[-END] (repeatable; IPv6 in brackets; instead of -proto/-host-*/-container-*)", "MAPPING"),
+        new(Config, FlagKind.String, "read mappings from this file, one per line (# comments); SIGHUP re-reads it", "FILE"),
+        new(ProxyProtocol, FlagKind.String, "TCP: send the client's address to the container first, as a PROXY protocol header: v1 (text) or v2 (binary)", "VERSION", null, "DOCKER_PROXY_PROXY_PROTOCOL"),
     ];
 
     internal static FlagSpec? Find(string name)

@@ -98,7 +98,10 @@ internal static class ProxyProcess
                 Log.ListenerAdopted(logger, InheritedListener.Fd);
             }
 
-            Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container);
+            if (options.Mappings is null)
+            {
+                Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container); // a set logs its own
+            }
             if (!status.IsPresent)
             {
                 Log.NoStatusPipe(logger);

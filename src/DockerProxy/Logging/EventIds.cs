@@ -1,6 +1,6 @@
 namespace DockerProxy.Logging;
 
-/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 9xx failures).</summary>
+/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 5xx many mappings, 9xx failures).</summary>
 internal static class EventIds
 {
     internal const int Listening = 100;
@@ -23,6 +23,15 @@ internal static class EventIds
     internal const int UdpDropped = 303;
     internal const int UdpReplyDropped = 304;
     internal const int UdpBuffers = 305;
+
+    internal const int MappingsListening = 500;
+    internal const int MappingListening = 501;
+    internal const int Reloaded = 502;
+    internal const int ReloadFailed = 503;
+    internal const int ReloadMappingFailed = 504;
+    internal const int MappingRetired = 505;
+    internal const int FileLimitRaised = 506;
+    internal const int MappingFailed = 507;
 
     internal const int StartupFailed = 900;
     internal const int RelayFailed = 901;

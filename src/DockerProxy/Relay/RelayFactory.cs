@@ -1,17 +1,24 @@
 using System.Net.Sockets;
 using DockerProxy.Cli;
 using DockerProxy.Hosting;
+using DockerProxy.Relay.Multi;
 using DockerProxy.Relay.Tcp;
 using DockerProxy.Relay.Udp;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay;
 
-/// <summary>Makes the relay for one mapping: its listener bound (or adopted from fd 4) and ready.</summary>
+/// <summary>Makes the relay for one mapping: its listener bound (or adopted from fd 4) and ready;
+/// with -map or -config, the set of relays for all of them.</summary>
 internal static class RelayFactory
 {
     internal static IRelay Create(ProxyOptions options, ILoggerFactory loggers, TimeProvider time)
     {
+        if (options.Mappings is not null)
+        {
+            return MappingSet.Start(options.Mappings, options.Tcp, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers, time);
+        }
+
         switch (options.Proto)
         {
             case "tcp":
