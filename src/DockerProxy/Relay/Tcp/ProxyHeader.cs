@@ -103,6 +103,8 @@ internal static class ProxyHeader
             return new IPEndPoint(ip.Address.MapToIPv4(), ip.Port);
         }
 
-        return ip.Address.ScopeId != 0 ? new IPEndPoint(new IPAddress(ip.Address.GetAddressBytes()), ip.Port) : ip;
+        return ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.Address.ScopeId != 0
+            ? new IPEndPoint(new IPAddress(ip.Address.GetAddressBytes()), ip.Port)
+            : ip;
     }
 }

@@ -68,13 +68,14 @@ internal sealed class UdpRelay : IRelay
         using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((UdpListener)state!).Dispose(), _listener);
         TimeSpan period = SweepPeriod(_options.IdleTimeout);
         _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (!stoppingToken.IsCancellationRequested)
+            // Take what is waiting first, then ask the socket engine to wait: a busy listener
+            // is read without an extra syscall per wake-up. The buffer is held only for the
+            // batch: an idle listener holds none (thousands of them in one process, -map).
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
+            try
             {
-                // Take what is waiting first, then ask the socket engine to wait: a busy listener
-                // is read without an extra syscall per wake-up.
                 for (int i = 0; i < BatchSize; i++)
                 {
                     int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
@@ -88,28 +89,28 @@ internal sealed class UdpRelay : IRelay
                         await ForwardAsync(buffer.AsMemory(0, length), client, local);
                     }
                 }
-
-                try
-                {
-                    _ = await _listener.WaitReadableAsync();
-                }
-                catch (ObjectDisposedException)
-                {
-                    break;
-                }
-                catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
-                {
-                    continue; // a queued ICMP error surfaces here; the next datagram is unaffected
-                }
-                catch (SocketException)
-                {
-                    break;
-                }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            try
+            {
+                _ = await _listener.WaitReadableAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
+            {
+                continue; // a queued ICMP error surfaces here; the next datagram is unaffected
+            }
+            catch (SocketException)
+            {
+                break;
+            }
         }
     }
 
