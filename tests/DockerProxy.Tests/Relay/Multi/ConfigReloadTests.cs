@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using DockerProxy.Tests.Process;
+using DockerProxy.Tests.Relay.Tcp;
+using DockerProxy.Tests.Support;
+
+namespace DockerProxy.Tests.Relay.Multi;
+
+/// <summary>-config: all-or-nothing start, and SIGHUP reloads that add, remove and keep mappings under live connections.</summary>
+[Trait("Category", "Process")]
+public sealed class ConfigReloadTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("docker-proxy-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [SkippableFact]
+    public async Task A_broken_line_fails_the_start_naming_it_and_nothing_listens()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        int host = PortRange.Free(address, 20);
+        string config = Write("mappings",
+            $"tcp:{address}:{host}-{host + 9}:{address}:{host + 10}-{host + 19}\n" +
+            "# a comment\n" +
+            $"udp:{address}:{host}-{host + 9}:{address}:{host + 10}-{host + 19}\n" +
+            $"tcp:{address}:{host + 10}:{address}:80:81\n");
+
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ["-config", config]);
+
+        string status = await proxy.ReadStatusTextAsync();
+        status.Should().Be($"1\n{config} line 4: invalid mapping \"tcp:{address}:{host + 10}:{address}:80:81\": expected PROTO:HOST_IP:HOST_PORT:CONTAINER_IP:CONTAINER_PORT");
+        (await proxy.WaitForExitAsync()).Should().Be(1);
+        (await Peers.IsListeningAsync(new IPEndPoint(address, host))).Should().BeFalse();
+    }
+
+    [SkippableFact]
+    public async Task A_port_in_use_fails_the_whole_start_and_releases_every_port_bound_before_it()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        int host = PortRange.Free(address, 30);
+        using Socket squatter = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(address, host + 25));
+        squatter.Listen(1);
+        string config = Write("mappings",
+            $"tcp:{address}:{host}-{host + 19}:{address}:{host}-{host + 19}\n" +
+            $"tcp:{address}:{host + 25}:{address}:80\n");
+
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ["-config", config]);
+        string status = await proxy.ReadStatusTextAsync();
+
+        // Looked at before waiting for the exit: the ports bound before the failing one are
+        // closed before the failure is reported, not only by the exit.
+        for (int port = host; port < host + 20; port++)
+        {
+            TcpTable.ListenerInode(new IPEndPoint(address, port)).Should().BeNull("port {0} must not stay bound", port);
+        }
+
+        status.Should().Be($"1\n{config} line 2: failed to listen on {address}:{host + 25}: listen tcp4 {address}:{host + 25}: bind: address already in use");
+        (await proxy.WaitForExitAsync()).Should().Be(1);
+    }
+
+    [SkippableFact]
+    public async Task Sighup_adds_removes_and_keeps_mappings_while_connections_go_on()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        await using EchoServer keptBackend = Peers.Echo(address);
+        await using EchoServer removedBackend = Peers.Echo(address);
+        await using EchoServer addedBackend = Peers.Echo(address);
+        int first = PortRange.Free(address, 4);
+        var kept = new IPEndPoint(address, first);
+        var removed = new IPEndPoint(address, first + 1);
+        var added = new IPEndPoint(address, first + 2);
+        var rejected = new IPEndPoint(address, first + 3);
+        string config = Write("mappings", Line(kept, keptBackend) + Line(removed, removedBackend));
+        await using SpawnedProcess proxy = await MultiProxy.StartReadyAsync(["-config", config], new SpawnOptions());
+        string? keptInode = TcpTable.ListenerInode(kept);
+        keptInode.Should().NotBeNull();
+
+        using Socket onKept = await Peers.ConnectAsync(kept);
+        using Socket onRemoved = await Peers.ConnectAsync(removed);
+        await EchoesAsync(onKept, "before");
+        await EchoesAsync(onRemoved, "before");
+
+        Write("mappings", "# reloaded\n" + Line(kept, keptBackend) + Line(added, addedBackend));
+        using Socket queued = await Peers.ConnectAsync(kept); // in the kept listener's backlog as the reload runs
+        proxy.Signal(Posix.SigHup);
+        (await Poll.UntilAsync(() => TcpTable.ListenerInode(added) is not null, Peers.Patience)).Should().BeTrue("the new mapping is bound");
+        (await Poll.UntilAsync(() => TcpTable.ListenerInode(removed) is null, Peers.Patience)).Should().BeTrue("the removed mapping stops listening");
+
+        TcpTable.ListenerInode(kept).Should().Be(keptInode, "an unchanged mapping keeps its listening socket");
+        await EchoesAsync(queued, "queued");
+        await EchoesAsync(onKept, "after");
+        await EchoesAsync(onRemoved, "after", "a removed mapping's open connection goes on until it closes");
+        onRemoved.Shutdown(SocketShutdown.Send);
+        (await Peers.NextEventAsync(onRemoved)).Should().Be("eof", "it then ends cleanly");
+        using (Socket onAdded = await Peers.ConnectAsync(added))
+        {
+            await EchoesAsync(onAdded, "new");
+        }
+
+        (await Peers.IsListeningAsync(removed)).Should().BeFalse();
+
+        // A file that does not read leaves everything as it was, and later reloads still work.
+        Write("mappings", Line(kept, keptBackend) + Line(added, addedBackend) + Line(rejected, addedBackend) + "tcp:nonsense\n");
+        proxy.Signal(Posix.SigHup);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // no outcome to wait for: a failed reload changes nothing
+        proxy.HasExited.Should().BeFalse();
+        TcpTable.ListenerInode(rejected).Should().BeNull("nothing of a bad file is applied");
+        TcpTable.ListenerInode(kept).Should().Be(keptInode);
+        await EchoesAsync(onKept, "still");
+
+        Write("mappings", Line(kept, keptBackend));
+        proxy.Signal(Posix.SigHup);
+        (await Poll.UntilAsync(() => TcpTable.ListenerInode(added) is null, Peers.Patience)).Should().BeTrue("the next good reload applies");
+        TcpTable.ListenerInode(kept).Should().Be(keptInode);
+
+        proxy.Signal(Posix.SigInt);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+        (await proxy.StderrAsync()).Should().Contain($"{config} line 4: invalid mapping \"tcp:nonsense\"", "the failed reload is logged with the line it failed on");
+    }
+
+    [SkippableFact]
+    public async Task Without_config_sighup_keeps_its_default_and_ends_the_process()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        int host = PortRange.Free(address, 2);
+        await using SpawnedProcess proxy = await MultiProxy.StartReadyAsync(["-map", $"tcp:{address}:{host}-{host + 1}:{address}:80-81"]);
+
+        proxy.Signal(Posix.SigHup);
+
+        (await proxy.WaitForExitAsync()).Should().Be(128 + Posix.SigHup, "as the original, which does not handle SIGHUP");
+    }
+
+    private static string Line(IPEndPoint host, EchoServer backend) =>
+        string.Create(CultureInfo.InvariantCulture, $"tcp:{host.Address}:{host.Port}:{backend.EndPoint.Address}:{backend.EndPoint.Port}\n");
+
+    private static async Task EchoesAsync(Socket socket, string text, string because = "")
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(text);
+        await socket.SendAsync(bytes, SocketFlags.None);
+        (await Peers.ReadExactlyAsync(socket, bytes.Length)).Should().Equal(bytes, because);
+    }
+
+    private string Write(string name, string content)
+    {
+        string path = Path.Combine(_dir, name);
+        string temporary = path + ".new";
+        File.WriteAllText(temporary, content);
+        File.Move(temporary, path, overwrite: true); // whole, as an editor or a config tool replaces it
+        return path;
+    }
+}
