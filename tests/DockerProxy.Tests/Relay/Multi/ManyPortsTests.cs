@@ -23,7 +23,7 @@ public sealed class ManyPortsTests
             int tcpBackend = PortRange.FirstPort(tcpBackends);
             int udpBackend = PortRange.FirstPort(udpBackends);
             int tcpHost = PortRange.Free(address, Ports, tcpBackend, tcpBackend + Ports - 1);
-            int udpHost = PortRange.Free(address, Ports, udpBackend, udpBackend + Ports - 1);
+            int udpHost = PortRange.Free(address, Ports, udpBackend, udpBackend + Ports - 1, SocketType.Dgram);
             string[] args =
             [
                 "-map", Map("tcp", address, tcpHost, tcpBackend),

@@ -57,11 +57,11 @@ internal static class PortRange
     }
 
     /// <summary>The first port of count consecutive ports that were free a moment ago (bound, then released).</summary>
-    internal static int Free(IPAddress address, int count, int avoidFirst = 0, int avoidLast = -1)
+    internal static int Free(IPAddress address, int count, int avoidFirst = 0, int avoidLast = -1, SocketType type = SocketType.Stream)
     {
-        List<Socket> tcp = Bind(address, count, SocketType.Stream, avoidFirst, avoidLast);
-        int first = ((IPEndPoint)tcp[0].LocalEndPoint!).Port;
-        tcp.ForEach(s => s.Dispose());
+        List<Socket> probe = Bind(address, count, type, avoidFirst, avoidLast);
+        int first = ((IPEndPoint)probe[0].LocalEndPoint!).Port;
+        probe.ForEach(s => s.Dispose());
         return first;
     }
 
