@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using System.Text;
 using DockerProxy.Tests.Process;
 using DockerProxy.Tests.Relay.Tcp;
+using DockerProxy.Tests.Relay.Udp;
+using Poll = DockerProxy.Tests.Relay.Tcp.Poll;
 using DockerProxy.Tests.Support;
 
 namespace DockerProxy.Tests.Relay.Multi;
@@ -68,28 +70,47 @@ public sealed class ConfigReloadTests : IDisposable
         await using EchoServer keptBackend = Peers.Echo(address);
         await using EchoServer removedBackend = Peers.Echo(address);
         await using EchoServer addedBackend = Peers.Echo(address);
-        int first = PortRange.Free(address, 4);
+        await using UdpEcho udpBackend = UdpEcho.Start(address);
+        int first = PortRange.Free(address, 8);
         var kept = new IPEndPoint(address, first);
         var removed = new IPEndPoint(address, first + 1);
         var added = new IPEndPoint(address, first + 2);
         var rejected = new IPEndPoint(address, first + 3);
-        string config = Write("mappings", Line(kept, keptBackend) + Line(removed, removedBackend));
-        await using SpawnedProcess proxy = await MultiProxy.StartReadyAsync(["-config", config], new SpawnOptions());
+        var udpKept = new IPEndPoint(address, first + 4);
+        var udpRemoved = new IPEndPoint(address, first + 5);
+        var udpAdded = new IPEndPoint(address, first + 6);
+        var fixedByFlag = new IPEndPoint(address, first + 7);
+        string config = Write("mappings", Line(kept, keptBackend) + Line(removed, removedBackend) + UdpLine(udpKept, udpBackend) + UdpLine(udpRemoved, udpBackend));
+        await using SpawnedProcess proxy = await MultiProxy.StartReadyAsync(
+            ["-config", config, "-map", Line(fixedByFlag, keptBackend).TrimEnd()], new SpawnOptions());
         string? keptInode = TcpTable.ListenerInode(kept);
+        string? fixedInode = TcpTable.ListenerInode(fixedByFlag);
+        string? udpKeptInode = TcpTable.UdpInode(udpKept);
         keptInode.Should().NotBeNull();
+        fixedInode.Should().NotBeNull();
+        udpKeptInode.Should().NotBeNull();
+        TcpTable.UdpInode(udpRemoved).Should().NotBeNull();
+        using var udpClient = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udpClient.Bind(new IPEndPoint(address, 0));
+        await UdpEchoesAsync(udpClient, udpKept, "u-before");
 
         using Socket onKept = await Peers.ConnectAsync(kept);
         using Socket onRemoved = await Peers.ConnectAsync(removed);
         await EchoesAsync(onKept, "before");
         await EchoesAsync(onRemoved, "before");
 
-        Write("mappings", "# reloaded\n" + Line(kept, keptBackend) + Line(added, addedBackend));
+        Write("mappings", "# reloaded\n" + Line(kept, keptBackend) + Line(added, addedBackend) + UdpLine(udpKept, udpBackend) + UdpLine(udpAdded, udpBackend));
         using Socket queued = await Peers.ConnectAsync(kept); // in the kept listener's backlog as the reload runs
         proxy.Signal(Posix.SigHup);
         (await Poll.UntilAsync(() => TcpTable.ListenerInode(added) is not null, Peers.Patience)).Should().BeTrue("the new mapping is bound");
         (await Poll.UntilAsync(() => TcpTable.ListenerInode(removed) is null, Peers.Patience)).Should().BeTrue("the removed mapping stops listening");
 
         TcpTable.ListenerInode(kept).Should().Be(keptInode, "an unchanged mapping keeps its listening socket");
+        TcpTable.ListenerInode(fixedByFlag).Should().Be(fixedInode, "a -map mapping is not part of the file and stays");
+        TcpTable.UdpInode(udpKept).Should().Be(udpKeptInode, "an unchanged UDP mapping keeps its socket");
+        TcpTable.UdpInode(udpRemoved).Should().BeNull("a removed UDP mapping closes");
+        await UdpEchoesAsync(udpClient, udpKept, "u-kept");
+        await UdpEchoesAsync(udpClient, udpAdded, "u-added");
         await EchoesAsync(queued, "queued");
         await EchoesAsync(onKept, "after");
         await EchoesAsync(onRemoved, "after", "a removed mapping's open connection goes on until it closes");
@@ -115,6 +136,8 @@ public sealed class ConfigReloadTests : IDisposable
         proxy.Signal(Posix.SigHup);
         (await Poll.UntilAsync(() => TcpTable.ListenerInode(added) is null, Peers.Patience)).Should().BeTrue("the next good reload applies");
         TcpTable.ListenerInode(kept).Should().Be(keptInode);
+        TcpTable.ListenerInode(fixedByFlag).Should().Be(fixedInode);
+        TcpTable.UdpInode(udpAdded).Should().BeNull();
 
         proxy.Signal(Posix.SigInt);
         (await proxy.WaitForExitAsync()).Should().Be(0);
@@ -135,6 +158,20 @@ public sealed class ConfigReloadTests : IDisposable
 
     private static string Line(IPEndPoint host, EchoServer backend) =>
         string.Create(CultureInfo.InvariantCulture, $"tcp:{host.Address}:{host.Port}:{backend.EndPoint.Address}:{backend.EndPoint.Port}\n");
+
+    private static string UdpLine(IPEndPoint host, UdpEcho backend) =>
+        string.Create(CultureInfo.InvariantCulture, $"udp:{host.Address}:{host.Port}:{backend.EndPoint.Address}:{backend.EndPoint.Port}\n");
+
+    private static async Task UdpEchoesAsync(Socket client, IPEndPoint host, string text)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(text);
+        await client.SendToAsync(bytes, host);
+        byte[] reply = new byte[256];
+        using var timeout = new CancellationTokenSource(Peers.Patience);
+        SocketReceiveFromResult got = await client.ReceiveFromAsync(reply, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), timeout.Token);
+        got.RemoteEndPoint.Should().Be(host, "the reply comes from the port the datagram was sent to");
+        reply.AsSpan(0, got.ReceivedBytes).ToArray().Should().Equal(bytes);
+    }
 
     private static async Task EchoesAsync(Socket socket, string text, string because = "")
     {
