@@ -102,6 +102,7 @@ internal static class ProxyProcess
             {
                 Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container); // a set logs its own
             }
+
             if (!status.IsPresent)
             {
                 Log.NoStatusPipe(logger);

@@ -145,6 +145,34 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_mapping_moved_to_another_container_port_takes_over_its_host_port()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        await using EchoServer before = Peers.Echo(address);
+        await using EchoServer after = Peers.Echo(address);
+        var host = new IPEndPoint(address, PortRange.Free(address, 1));
+        string config = Write("mappings", Line(host, before));
+        await using SpawnedProcess proxy = await MultiProxy.StartReadyAsync(["-config", config]);
+        using Socket old = await Peers.ConnectAsync(host);
+        await EchoesAsync(old, "old");
+        string? oldInode = TcpTable.ListenerInode(host);
+
+        Write("mappings", Line(host, after));
+        proxy.Signal(Posix.SigHup);
+        (await Poll.UntilAsync(() => TcpTable.ListenerInode(host) is string inode && inode != oldInode, Peers.Patience))
+            .Should().BeTrue("the old listener is closed and a new one bound on the same port");
+
+        using (Socket fresh = await Peers.ConnectAsync(host))
+        {
+            await EchoesAsync(fresh, "fresh");
+        }
+
+        after.Accepted.Should().Be(1, "new clients reach the new container port");
+        await EchoesAsync(old, "old again", "the connection to the old container port goes on");
+        before.Accepted.Should().Be(1);
+    }
+
+    [SkippableFact]
     public async Task Without_config_sighup_keeps_its_default_and_ends_the_process()
     {
         IPAddress address = PortRange.PrivateLoopback();
