@@ -34,6 +34,13 @@ internal static partial class FileLimit
         return (before, limits[0]);
     }
 
+    /// <summary>The soft limit now, or null when it cannot be read.</summary>
+    internal static unsafe ulong? Soft()
+    {
+        ulong* limits = stackalloc ulong[2];
+        return GetRLimit(RLimitNoFile, limits) == 0 ? limits[0] : null;
+    }
+
     [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
     private static unsafe partial int GetRLimit(int resource, ulong* limits);
 

@@ -281,6 +281,14 @@ internal sealed class MappingSet : IRelay
                 {
                     throw new StartupException($"{entry.Origin}: {e.Message}", e);
                 }
+                catch (SocketException e)
+                {
+                    // No socket at all: out of descriptors (or kernel memory) before bind.
+                    string limit = e.SocketErrorCode == SocketError.TooManyOpenSockets && FileLimit.Soft() is ulong soft
+                        ? $" (the open file limit is {soft}: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)"
+                        : string.Empty;
+                    throw new StartupException($"{entry.Origin}: failed to listen on {entry.Mapping.Host}: socket: {Errno.Text(e)}{limit}", e);
+                }
             }
         }
         catch

@@ -64,6 +64,24 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task More_mappings_than_the_hard_file_limit_allows_fail_the_start_with_a_message()
+    {
+        IPAddress address = PortRange.PrivateLoopback();
+        int host = PortRange.Free(address, 100);
+        string binary = Binaries.Path(Binaries.Ours);
+        string map = string.Create(CultureInfo.InvariantCulture, $"tcp:{address}:{host}-{host + 99}:{address}:{host}-{host + 99}");
+
+        // The shell lowers both limits to 64 and then becomes the proxy (fd 3 goes through exec).
+        await using SpawnedProcess proxy = SpawnedProcess.Start("/bin/sh",
+            ["-c", "ulimit -Sn 64 && ulimit -Hn 64 && exec \"$0\" \"$@\"", binary, "-map", map]);
+
+        string status = await proxy.ReadStatusTextAsync();
+        status.Should().StartWith($"1\n-map \"{map}\": failed to listen on {address}:")
+            .And.EndWith(": socket: too many open files (the open file limit is 64: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)");
+        (await proxy.WaitForExitAsync()).Should().Be(1, "a start-up failure, not a crash");
+    }
+
+    [SkippableFact]
     public async Task Sighup_adds_removes_and_keeps_mappings_while_connections_go_on()
     {
         IPAddress address = PortRange.PrivateLoopback();
