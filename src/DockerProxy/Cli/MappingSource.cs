@@ -15,6 +15,9 @@ internal sealed class MappingSource
     // A config line is a mapping, never more: anything longer is not a file of mappings.
     private const int MaxLineLength = 512;
 
+    // About 80,000 lines of mappings: more than any port range needs.
+    private const int MaxFileBytes = 4 * 1024 * 1024;
+
     private readonly IReadOnlyList<string> _flags;
 
     internal MappingSource(IReadOnlyList<string> flags, string? configFile)
@@ -41,15 +44,7 @@ internal sealed class MappingSource
 
         if (ConfigFile is string path)
         {
-            string[] lines;
-            try
-            {
-                lines = File.ReadAllLines(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-            {
-                throw new StartupException($"-config {path}: {e.Message}", e);
-            }
+            string[] lines = ReadLines(path);
 
             for (int i = 0; i < lines.Length; i++)
             {
@@ -82,6 +77,32 @@ internal sealed class MappingSource
         }
 
         return entries;
+    }
+
+    // The whole file, bounded: a path such as /dev/zero must not fill memory.
+    private static string[] ReadLines(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
+            using var content = new MemoryStream();
+            byte[] chunk = new byte[64 * 1024];
+            int read;
+            while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                content.Write(chunk, 0, read);
+                if (content.Length > MaxFileBytes)
+                {
+                    throw new StartupException($"-config {path}: larger than {MaxFileBytes / (1024 * 1024)} MiB");
+                }
+            }
+
+            return System.Text.Encoding.UTF8.GetString(content.GetBuffer(), 0, (int)content.Length).Split('\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new StartupException($"-config {path}: {e.Message}", e);
+        }
     }
 
     private static void Add(List<MappingEntry> entries, List<string> problems, string text, string origin)

@@ -126,6 +126,23 @@ public sealed class MappingSyntaxTests
     }
 
     [Fact]
+    public void A_config_that_never_ends_is_refused_not_read_into_memory()
+    {
+        FluentActions.Invoking(() => new MappingSource([], "/dev/zero").Load())
+            .Should().Throw<StartupException>().WithMessage("-config /dev/zero: larger than 4 MiB");
+        FluentActions.Invoking(() => new MappingSource([], "/").Load())
+            .Should().Throw<StartupException>().Which.Message.Should().StartWith("-config /: ");
+    }
+
+    [Fact]
+    public void Windows_line_ends_are_read_as_line_ends()
+    {
+        using var file = new TempFile("# crlf\r\ntcp:127.0.0.1:8080:172.17.0.2:80\r\n");
+
+        new MappingSource([], file.Path).Load().Single().Origin.Should().Be($"{file.Path} line 2");
+    }
+
+    [Fact]
     public void The_map_flag_keeps_every_occurrence_in_order()
     {
         FlagParseResult parsed = GoFlagParser.Parse(["-map", "tcp:127.0.0.1:1:127.0.0.2:1", "--map=udp:127.0.0.1:2:127.0.0.2:2", "-log-level", "debug", "-map", "tcp:127.0.0.1:3:127.0.0.2:3"]);
