@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import measure_core as core  # noqa: E402  (the shared spawn/status/memory helpers)
+import measure_core as core  # noqa: E402  (spawn, status and memory functions shared with measure-core)
 
 LOOPBACK = "127.0.0.1"
 USUAL_SOFT_NOFILE = 1024
