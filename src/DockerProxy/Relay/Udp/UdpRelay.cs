@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -73,7 +72,7 @@ internal sealed class UdpRelay : IRelay
             // Take what is waiting first, then ask the socket engine to wait: a busy listener
             // is read without an extra syscall per wake-up. The buffer is held only for the
             // batch: an idle listener holds none (thousands of them in one process, -map).
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
+            byte[] buffer = DatagramBufferPool.Shared.Rent();
             try
             {
                 for (int i = 0; i < BatchSize; i++)
@@ -92,7 +91,7 @@ internal sealed class UdpRelay : IRelay
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                DatagramBufferPool.Shared.Return(buffer);
             }
 
             try

@@ -8,6 +8,7 @@ namespace DockerProxy.Tests.Relay.Multi;
 
 /// <summary>One process, many ports: ranges of TCP and UDP mappings, each relaying to its own backend port.</summary>
 [Trait("Category", "Process")]
+[Collection(ManyPortsGroup.Name)]
 public sealed class ManyPortsTests
 {
     private const int Ports = 1000;
