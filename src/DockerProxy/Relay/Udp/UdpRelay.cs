@@ -12,7 +12,7 @@ namespace DockerProxy.Relay.Udp;
 /// connected backend socket; datagrams from the client go out on it, replies read from it go back
 /// from the listening socket with the source address the client sent to.
 ///
-/// Invariants: one receive loop on the listener with one pooled buffer for the relay's life; one
+/// Invariants: one receive loop on the listener, holding a pooled buffer only while datagrams wait; one
 /// reply loop per session that holds a pooled buffer only while a reply is in hand (it waits for
 /// data with a zero-byte peek); the session table is bounded (LRU eviction) and swept by one timer;
 /// a session lives while either side sends (the newest original; 20.10 counted only replies).
