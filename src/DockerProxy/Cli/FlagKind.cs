@@ -8,4 +8,7 @@ internal enum FlagKind
     Ip,
     Bool,
     Duration,
+
+    /// <summary>A string that may be given many times, every occurrence kept in order (a Go flag.Value that appends).</summary>
+    StringList,
 }

@@ -26,6 +26,9 @@ internal static class Flags
     internal const string User = "user";
     internal const string DrainTimeout = "drain-timeout";
     internal const string MetricsListen = "metrics-listen";
+    internal const string Map = "map";
+    internal const string Config = "config";
+    internal const string ProxyProtocol = "proxy-protocol";
 
     internal static readonly FlagSpec[] All =
     [
@@ -48,6 +51,9 @@ internal static class Flags
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),
         new(DrainTimeout, FlagKind.Duration, "on SIGINT/SIGTERM stop accepting and let open TCP connections finish for up to this long (default: cut them at once)", "DURATION", null, "DOCKER_PROXY_DRAIN_TIMEOUT"),
         new(MetricsListen, FlagKind.String, "serve Prometheus metrics on http://ADDR:PORT/metrics (default: off)", "ADDR:PORT", null, "DOCKER_PROXY_METRICS_LISTEN"),
+        new(Map, FlagKind.StringList, "one more mapping PROTO:HOST_IP:HOST_PORT[-END]:CONTAINER_IP:CONTAINER_PORT[-END] (repeatable; IPv6 in brackets; instead of -proto/-host-*/-container-*)", "MAPPING"),
+        new(Config, FlagKind.String, "read mappings from this file, one per line (# comments); SIGHUP re-reads it", "FILE"),
+        new(ProxyProtocol, FlagKind.String, "TCP: send the client's address to the container first, as a PROXY protocol header: v1 (text) or v2 (binary)", "VERSION", null, "DOCKER_PROXY_PROXY_PROTOCOL"),
     ];
 
     internal static FlagSpec? Find(string name)

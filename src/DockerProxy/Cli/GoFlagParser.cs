@@ -79,7 +79,14 @@ internal static class GoFlagParser
                 return Fail($"invalid value {GoSyntax.Quote(value)} for flag -{name}: {problem}");
             }
 
-            values.Set(name, value);
+            if (spec.Kind == FlagKind.StringList)
+            {
+                values.Add(name, value);
+            }
+            else
+            {
+                values.Set(name, value);
+            }
         }
 
         return new FlagParseResult(FlagParseOutcome.Run, values);

@@ -23,6 +23,8 @@ internal static class OptionsBinder
         }
 
         var problems = new List<string>(); // the original's flags first, then ours (SettingReader)
+        MappingSource? mappings = MultiMapping.Read(values, problems);
+        bool classic = mappings is null;
 
         IPAddress hostIp = ReadIp(values, Flags.HostIp) ?? IPAddress.Any;
         if (hostIp.IsIPv4MappedToIPv6)
@@ -31,7 +33,7 @@ internal static class OptionsBinder
         }
 
         long hostPort = ReadInt(values, Flags.HostPort, -1);
-        if (hostPort is < 0 or > 65535)
+        if (classic && hostPort is < 0 or > 65535)
         {
             problems.Add(values.IsSet(Flags.HostPort)
                 ? $"invalid host port {hostPort}: must be 0-65535 (0 picks a free port)"
@@ -41,7 +43,10 @@ internal static class OptionsBinder
         IPAddress? containerIp = ReadIp(values, Flags.ContainerIp);
         if (containerIp is null)
         {
-            problems.Add("missing -container-ip");
+            if (classic)
+            {
+                problems.Add("missing -container-ip");
+            }
         }
         else
         {
@@ -57,7 +62,7 @@ internal static class OptionsBinder
         }
 
         long containerPort = ReadInt(values, Flags.ContainerPort, -1);
-        if (containerPort is < 1 or > 65535)
+        if (classic && containerPort is < 1 or > 65535)
         {
             problems.Add(values.IsSet(Flags.ContainerPort)
                 ? $"invalid container port {containerPort}: must be 1-65535"
@@ -77,12 +82,13 @@ internal static class OptionsBinder
         string? user = settings.Text(Flags.User);
         TimeSpan? drainTimeout = settings.Duration(Flags.DrainTimeout, null);
         IPEndPoint? metricsListen = settings.EndPoint(Flags.MetricsListen);
+        ProxyProtocolVersion proxyProtocol = settings.Choice(Flags.ProxyProtocol, ProxyProtocolVersion.None, ("v1", ProxyProtocolVersion.V1), ("v2", ProxyProtocolVersion.V2));
         settings.ThrowIfAny();
 
         return new ProxyOptions(
             proto,
-            new IPEndPoint(hostIp, (int)hostPort),
-            new IPEndPoint(containerIp!, (int)containerPort),
+            new IPEndPoint(hostIp, classic ? (int)hostPort : 0),
+            new IPEndPoint(containerIp ?? IPAddress.Any, classic ? (int)containerPort : 0),
             values.Get(Flags.UseListenFd) is string useFd && GoSyntax.ParseBool(useFd) == true)
         {
             LogLevel = logLevel,
@@ -96,6 +102,8 @@ internal static class OptionsBinder
             User = user,
             DrainTimeout = drainTimeout,
             MetricsListen = metricsListen,
+            ProxyProtocol = proxyProtocol,
+            Mappings = mappings,
         };
     }
 

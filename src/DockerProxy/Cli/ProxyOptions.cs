@@ -49,6 +49,13 @@ internal sealed record ProxyOptions(string Proto, IPEndPoint Host, IPEndPoint Co
     /// <summary>The inherited listener's fd: 4 from dockerd (-use-listen-fd), 3 under socket activation.</summary>
     public int ListenFd { get; init; } = 4;
 
+    /// <summary>TCP: the PROXY protocol header sent to the backend first; None: none (the original's behaviour).</summary>
+    public ProxyProtocolVersion ProxyProtocol { get; init; }
+
+    /// <summary>Many mappings (-map, -config) instead of the one of the positional part, which is
+    /// then unused; null: the classic single mapping.</summary>
+    public MappingSource? Mappings { get; init; }
+
     /// <summary>The TCP relay's part of these options.</summary>
-    internal TcpRelayOptions Tcp => new(CopyMode) { ConnectTimeout = ConnectTimeout, IdleTimeout = IdleTimeout, MaxConnections = MaxConnections };
+    internal TcpRelayOptions Tcp => new(CopyMode) { ConnectTimeout = ConnectTimeout, IdleTimeout = IdleTimeout, MaxConnections = MaxConnections, ProxyProtocol = ProxyProtocol };
 }

@@ -126,7 +126,11 @@ internal static class ProxyProcess
                 Log.ListenerAdopted(logger, InheritedListener.Fd);
             }
 
-            Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container);
+            if (options.Mappings is null)
+            {
+                Log.Listening(logger, options.Proto, relay.LocalEndPoint, options.Container); // a set logs its own
+            }
+
             if (!status.IsPresent)
             {
                 Log.NoStatusPipe(logger);
@@ -151,6 +155,7 @@ internal static class ProxyProcess
             {
                 await relay.DrainAsync(drain, stop.Again);
             }
+
             if (logger.IsEnabled(LogLevel.Debug))
             {
                 GCMemoryInfo gc = GC.GetGCMemoryInfo();

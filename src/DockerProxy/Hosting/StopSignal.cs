@@ -7,7 +7,8 @@ namespace DockerProxy.Hosting;
 /// The signals dockerd uses: SIGINT to stop a proxy, SIGTERM when dockerd itself dies
 /// (parent-death signal). Either ends the process within milliseconds with status 0 (newest dockerd
 /// treats any other status as a failed unmap). SIGUSR1, SIGUSR2 and SIGPIPE are ignored as the Go
-/// runtime ignores them; SIGHUP keeps its default action (the process ends), as the original's.
+/// runtime ignores them; SIGHUP keeps its default action (the process ends), as the original's,
+/// unless -config asks for reloads (<see cref="ReloadSignal"/>).
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "One instance, alive as long as the process: see Install.")]
 internal sealed class StopSignal

@@ -1,6 +1,6 @@
 namespace DockerProxy.Logging;
 
-/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 6xx SCTP, 9xx failures).</summary>
+/// <summary>Every log event's id, in one place (ranges: 1xx lifecycle, 2xx TCP, 3xx UDP, 4xx service, 5xx many mappings, 6xx SCTP, 9xx failures).</summary>
 internal static class EventIds
 {
     internal const int Listening = 100;
@@ -31,6 +31,16 @@ internal static class EventIds
     internal const int MetricsListening = 403;
     internal const int MetricsSummary = 404;
     internal const int MetricsRequestFailed = 405;
+
+    // 5xx: many mappings in one process.
+    internal const int MappingsListening = 500;
+    internal const int MappingListening = 501;
+    internal const int Reloaded = 502;
+    internal const int ReloadFailed = 503;
+    internal const int ReloadMappingFailed = 504;
+    internal const int MappingRetired = 505;
+    internal const int FileLimitRaised = 506;
+    internal const int MappingFailed = 507;
 
     // 6xx: SCTP.
     internal const int SctpAssociated = 600;

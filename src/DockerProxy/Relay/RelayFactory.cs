@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using DockerProxy.Cli;
 using DockerProxy.Hosting;
+using DockerProxy.Relay.Multi;
 using DockerProxy.Relay.Sctp;
 using DockerProxy.Relay.Tcp;
 using DockerProxy.Relay.Udp;
@@ -8,11 +9,17 @@ using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay;
 
-/// <summary>Makes the relay for one mapping: its listener bound (or adopted from fd 4) and ready.</summary>
+/// <summary>Makes the relay for one mapping: its listener bound (or adopted from fd 4) and ready;
+/// with -map or -config, the set of relays for all of them.</summary>
 internal static class RelayFactory
 {
     internal static IRelay Create(ProxyOptions options, ILoggerFactory loggers, TimeProvider time)
     {
+        if (options.Mappings is not null)
+        {
+            return MappingSet.Start(options.Mappings, options.Tcp, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers, time);
+        }
+
         switch (options.Proto)
         {
             case "tcp":
@@ -23,7 +30,7 @@ internal static class RelayFactory
                 return new UdpRelay(udp, options.Container, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers.CreateLogger<UdpRelay>(), time);
             default:
                 // dockerd binds SCTP itself in no release so far; a listener passed anyway is served.
-                Socket sctp = options.UseListenFd ? SctpSockets.Adopt(InheritedListener.Adopt("sctp")) : SctpSockets.Listen(options.Host);
+                Socket sctp = options.UseListenFd ? SctpSockets.Adopt(InheritedListener.Adopt("sctp", options.ListenFd)) : SctpSockets.Listen(options.Host);
                 return new SctpRelay(sctp, options.Container, loggers.CreateLogger<SctpRelay>(), time);
         }
     }

@@ -73,6 +73,12 @@ internal sealed class TcpConnection
                 return;
             }
 
+            if (_options.ProxyProtocol != ProxyProtocolVersion.None)
+            {
+                // Before either copy path starts: the header must be the backend's first bytes.
+                await ProxyHeader.SendAsync(backend, _client, _options.ProxyProtocol);
+            }
+
             IRelayDirection up = CreateDirection(_client, backend);
             IRelayDirection down = CreateDirection(backend, _client);
             Task upstream = up.RunAsync();

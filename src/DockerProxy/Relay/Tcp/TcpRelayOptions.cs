@@ -15,4 +15,7 @@ internal sealed record TcpRelayOptions(CopyMode CopyMode)
 
     /// <summary>Most connections at once; beyond it new clients are closed at once. null: unlimited.</summary>
     public int? MaxConnections { get; init; }
+
+    /// <summary>A PROXY protocol header to send to the backend before any relayed byte; None: no header.</summary>
+    public ProxyProtocolVersion ProxyProtocol { get; init; }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -14,7 +13,7 @@ namespace DockerProxy.Relay.Udp;
 /// connected backend socket; datagrams from the client go out on it, replies read from it go back
 /// from the listening socket with the source address the client sent to.
 ///
-/// Invariants: one receive loop on the listener with one pooled buffer for the relay's life; one
+/// Invariants: one receive loop on the listener, holding a pooled buffer only while datagrams wait; one
 /// reply loop per session that holds a pooled buffer only while a reply is in hand (it waits for
 /// data with a zero-byte peek); the session table is bounded (LRU eviction) and swept by one timer;
 /// a session lives while either side sends (the newest original; 20.10 counted only replies).
@@ -76,13 +75,14 @@ internal sealed class UdpRelay : IRelay
         using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((UdpListener)state!).Dispose(), _listener);
         TimeSpan period = SweepPeriod(_options.IdleTimeout);
         _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpListener.MaxDatagram);
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (!stoppingToken.IsCancellationRequested)
+            // Take what is waiting first, then ask the socket engine to wait: a busy listener
+            // is read without an extra syscall per wake-up. The buffer is held only for the
+            // batch: an idle listener holds none (thousands of them in one process, -map).
+            byte[] buffer = DatagramBufferPool.Shared.Rent();
+            try
             {
-                // Take what is waiting first, then ask the socket engine to wait: a busy listener
-                // is read without an extra syscall per wake-up.
                 for (int i = 0; i < BatchSize; i++)
                 {
                     int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
@@ -96,28 +96,28 @@ internal sealed class UdpRelay : IRelay
                         await ForwardAsync(buffer.AsMemory(0, length), client, local);
                     }
                 }
-
-                try
-                {
-                    _ = await _listener.WaitReadableAsync();
-                }
-                catch (ObjectDisposedException)
-                {
-                    break;
-                }
-                catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
-                {
-                    continue; // a queued ICMP error surfaces here; the next datagram is unaffected
-                }
-                catch (SocketException)
-                {
-                    break;
-                }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            finally
+            {
+                DatagramBufferPool.Shared.Return(buffer);
+            }
+
+            try
+            {
+                _ = await _listener.WaitReadableAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
+            {
+                continue; // a queued ICMP error surfaces here; the next datagram is unaffected
+            }
+            catch (SocketException)
+            {
+                break;
+            }
         }
     }
 

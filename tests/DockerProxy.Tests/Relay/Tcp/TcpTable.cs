@@ -43,6 +43,40 @@ internal static class TcpTable
         return states;
     }
 
+    /// <summary>The inode of the socket listening on local, or null: the same inode is the same socket.</summary>
+    internal static string? ListenerInode(IPEndPoint local)
+    {
+        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
+        string wanted = Encode(local);
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 9 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase) && fields[3] == "0A")
+            {
+                return fields[9];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The inode of the UDP socket bound to local (/proc/net/udp, udp6), or null.</summary>
+    internal static string? UdpInode(IPEndPoint local)
+    {
+        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/udp6" : "/proc/net/udp";
+        string wanted = Encode(local);
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 9 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase))
+            {
+                return fields[9];
+            }
+        }
+
+        return null;
+    }
+
     // The kernel prints the address as 32-bit words in host (little-endian) order, the port big-endian.
     private static string Encode(IPEndPoint endPoint)
     {
