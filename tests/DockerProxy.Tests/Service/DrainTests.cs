@@ -36,6 +36,32 @@ public sealed class DrainTests
     }
 
     [SkippableFact]
+    public async Task With_many_mappings_every_listener_closes_and_a_download_in_progress_finishes_intact()
+    {
+        await using var source = new PacedSource(FourMiB, 64 * 1024, TimeSpan.FromMilliseconds(25));
+        var first = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        var second = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, [
+            "-map", $"tcp:127.0.0.1:{first.Port}:127.0.0.1:{source.EndPoint.Port}",
+            "-map", $"tcp:127.0.0.1:{second.Port}:127.0.0.1:{source.EndPoint.Port}",
+            "-drain-timeout", "10s"]);
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+
+        using Socket client = await Peers.ConnectAsync(second);
+        byte[] head = await Peers.ReadExactlyAsync(client, 64 * 1024);
+        Task<byte[]> rest = Peers.ReadToEndAsync(client, TimeSpan.FromSeconds(20));
+
+        proxy.Signal(Posix.SigTerm);
+        (await RefusedSoonAsync(first)).Should().BeTrue("every mapping of a draining set stops accepting");
+        (await RefusedSoonAsync(second)).Should().BeTrue("every mapping of a draining set stops accepting");
+        proxy.HasExited.Should().BeFalse("the set waits for the open download");
+
+        byte[] all = [.. head, .. await rest];
+        all.AsSpan().SequenceEqual(source.Payload).Should().BeTrue("the drained download arrives intact");
+        (await proxy.WaitForExitAsync(TimeSpan.FromSeconds(10))).Should().Be(0);
+    }
+
+    [SkippableFact]
     public async Task A_download_longer_than_the_deadline_is_cut_at_it_and_the_proxy_exits_0()
     {
         // 4 MiB in 64 KiB chunks 150 ms apart: about 10 s, far past the 1 s drain.
