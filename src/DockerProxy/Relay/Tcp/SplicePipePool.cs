@@ -47,6 +47,18 @@ internal sealed class SplicePipePool : IDisposable
         pipe.Dispose();
     }
 
+    /// <summary>Closes every empty pipe kept: a proxy gone quiet holds none (a pipe is two fds).</summary>
+    internal void TrimIdle()
+    {
+        lock (_gate)
+        {
+            while (_idle.Count > 0)
+            {
+                _idle.Pop().Dispose();
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (_gate)

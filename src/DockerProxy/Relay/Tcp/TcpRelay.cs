@@ -21,6 +21,10 @@ internal sealed class TcpRelay : IRelay
     private readonly TimeProvider _time;
     private readonly RateLimitedReport _limitReport;
     private ITimer? _idleSweeper;
+
+    // Armed whenever the last connection ends: if none has come by the time it fires, the splice
+    // pipes kept for reuse are closed, so a quiet proxy is back to its listener alone.
+    private ITimer? _quietTimer;
     private readonly HashSet<TcpConnection> _connections = [];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
@@ -30,6 +34,9 @@ internal sealed class TcpRelay : IRelay
 
     // Below this many connections at the peak, what a trim could give back is not worth a full GC.
     private const int TrimAfterPeak = 1024;
+
+    // How long without a connection before the kept splice pipes are closed.
+    private static readonly TimeSpan QuietDelay = TimeSpan.FromSeconds(1);
 
     internal TcpRelay(Socket listener, IPEndPoint container, ILogger logger, TimeProvider time)
         : this(listener, container, logger, time, TcpRelayOptions.Default)
@@ -223,9 +230,11 @@ internal sealed class TcpRelay : IRelay
         {
             ProxyMetrics.ConnectionsActive.Add(-1);
             bool trim = false;
+            bool quiet;
             lock (_gate)
             {
                 _connections.Remove(connection);
+                quiet = _connections.Count == 0;
                 if ((_stopped || _draining) && _connections.Count == 0)
                 {
                     _drained.TrySetResult();
@@ -244,7 +253,39 @@ internal sealed class TcpRelay : IRelay
             {
                 MemoryTrim.Now();
             }
+
+            if (quiet)
+            {
+                ArmQuietTimer();
+            }
         }
+    }
+
+    private void ArmQuietTimer()
+    {
+        lock (_gate)
+        {
+            if (_stopped)
+            {
+                return;
+            }
+
+            _quietTimer ??= _time.CreateTimer(static state => ((TcpRelay)state!).OnQuiet(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _ = _quietTimer.Change(QuietDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnQuiet()
+    {
+        lock (_gate)
+        {
+            if (_stopped || _connections.Count > 0)
+            {
+                return;
+            }
+        }
+
+        SplicePipePool.Shared.TrimIdle();
     }
 
     public async ValueTask DisposeAsync()
@@ -268,6 +309,17 @@ internal sealed class TcpRelay : IRelay
         if (_idleSweeper is not null)
         {
             await _idleSweeper.DisposeAsync();
+        }
+
+        ITimer? quietTimer;
+        lock (_gate)
+        {
+            quietTimer = _quietTimer; // no new one once stopped
+        }
+
+        if (quietTimer is not null)
+        {
+            await quietTimer.DisposeAsync();
         }
 
         _listener.Dispose();

@@ -30,9 +30,10 @@ internal sealed class UdpRelay : IRelay
 
     // Sessions closed since the last trim that call for one even without a peak: clients that come
     // and go a few at a time never make a peak, but each closed session has lived long enough to
-    // reach gen2, where a quiet proxy may never collect it. Scaled by the live count, so that the
-    // cost of the full GC stays a small constant per closed session.
-    private const int TrimAfterChurn = 2048;
+    // reach gen2, where a quiet proxy may never collect it. At least this many, and four times the
+    // live count, so that the cost of a full GC per closed session stays small and constant; once
+    // the table has emptied, the last of them are given back too, whatever the rate they came at.
+    private const int TrimAfterChurn = 512;
 
     [ThreadStatic]
     private static byte[]? t_replyBuffer;
@@ -334,7 +335,8 @@ internal sealed class UdpRelay : IRelay
         _peakSessions = Math.Max(_peakSessions, count + expired.Count);
         int closed = Interlocked.Add(ref _closedSinceTrim, expired.Count);
         bool afterPeak = _peakSessions >= TrimAfterPeak && count <= _peakSessions / 4;
-        bool afterChurn = closed >= Math.Max(TrimAfterChurn, 4 * count);
+        bool emptied = count == 0 && expired.Count > 0 && closed >= TrimAfterChurn / 8; // just now
+        bool afterChurn = closed >= Math.Max(TrimAfterChurn, 4 * count) || emptied;
         if (afterPeak || afterChurn)
         {
             // A crowd of clients came and went, or many came and went a few at a time: give back
