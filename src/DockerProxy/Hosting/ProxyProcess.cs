@@ -53,14 +53,6 @@ internal static class ProxyProcess
             Environment.SetEnvironmentVariable(InlineCompletions, "1");
         }
 
-        // With inline completions the engine starts one epoll thread per core. One is enough for a
-        // port proxy: each costs about 20 KiB of private memory in every idle process, and the
-        // side-by-side benchmark showed no loss with one (docs/performance.md).
-        if (environment(EngineThreads) is null)
-        {
-            Environment.SetEnvironmentVariable(EngineThreads, "1");
-        }
-
         StopSignal stop = StopSignal.Install();
         bool activated = SocketActivation.Detect(environment);
         StatusPipe status = StatusPipe.Open(activated);
@@ -79,6 +71,17 @@ internal static class ProxyProcess
         {
             using ILoggerFactory fallback = LoggingSetup.Create(LogLevel.Information, LogFormat.Text);
             return Fail(status, fallback.CreateLogger("docker-proxy"), e.Message);
+        }
+
+        // With inline completions the engine starts one epoll thread per core. One is enough for a
+        // TCP or SCTP proxy: each costs about 20 KiB of private memory in every idle process, and
+        // the side-by-side benchmark showed no loss with one (docs/performance.md). A UDP relay
+        // keeps one per core: with its listener and its sessions on one engine thread, the socket
+        // engine allocates a few bytes per datagram (the steady-state allocation test). Set before
+        // the first asynchronous socket operation; an explicit setting is respected.
+        if (environment(EngineThreads) is null && options.Mappings is null && options.Proto != "udp")
+        {
+            Environment.SetEnvironmentVariable(EngineThreads, "1");
         }
 
         using ILoggerFactory loggers = LoggingSetup.Create(options.LogLevel, options.LogFormat);
