@@ -1,3 +1,9 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using DockerProxy.Logging;
+using Microsoft.Extensions.Logging;
+
 namespace DockerProxy.Relay;
 
 /// <summary>
@@ -26,4 +32,52 @@ internal sealed class AcceptBackoff
 
     /// <summary>An accept succeeded: the next failure starts from the first delay again.</summary>
     internal void Reset() => _delayMs = 0;
+
+    /// <summary>
+    /// The next client of a stream listener (TCP, SCTP), or null once the listener is closed (the
+    /// stopping token closes it). EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED...: the original
+    /// exits here (moby#6402) and the port stays dead until the container restarts. Any failure of
+    /// accept(2) while the listener is open is taken as passing: back off (up to 1 s), log at most
+    /// once a second, and accept again.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // no allocation per accept
+    internal async ValueTask<Socket?> AcceptAsync(Socket listener, ILogger logger, EndPoint local, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                Socket client = await listener.AcceptAsync(CancellationToken.None); // the token closes the listener instead
+                Reset();
+                return client;
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+            catch (SocketException e) when (SocketErrors.IsListenerClosed(e.SocketErrorCode) && stoppingToken.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (SocketException e)
+            {
+                TimeSpan delay = NextDelay();
+                if (ShouldReport(out int suppressed))
+                {
+                    Log.AcceptFailed(logger, local, e.SocketErrorCode, suppressed, (int)delay.TotalMilliseconds);
+                }
+
+                try
+                {
+                    await Task.Delay(delay, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }
+        }
+
+        return null;
+    }
 }

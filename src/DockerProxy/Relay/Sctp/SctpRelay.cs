@@ -38,41 +38,12 @@ internal sealed class SctpRelay : IRelay
         using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((Socket)state!).Dispose(), _listener);
         while (!stoppingToken.IsCancellationRequested)
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(CancellationToken.None); // the token closes the listener instead
-            }
-            catch (ObjectDisposedException)
+            Socket? client = await _backoff.AcceptAsync(_listener, _logger, LocalEndPoint, stoppingToken);
+            if (client is null)
             {
                 break;
             }
-            catch (SocketException e) when (SocketErrors.IsListenerClosed(e.SocketErrorCode) && stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                // Out of fds or buffers: the original exits here; back off and accept again.
-                TimeSpan delay = _backoff.NextDelay();
-                if (_backoff.ShouldReport(out int suppressed))
-                {
-                    Log.AcceptFailed(_logger, LocalEndPoint, e.SocketErrorCode, suppressed, (int)delay.TotalMilliseconds);
-                }
 
-                try
-                {
-                    await Task.Delay(delay, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-
-                continue;
-            }
-
-            _backoff.Reset();
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
             Start(new SctpAssociation(client, _container, _logger));
         }

@@ -68,43 +68,12 @@ internal sealed class TcpRelay : IRelay
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(CancellationToken.None); // the token closes the listener instead
-            }
-            catch (ObjectDisposedException)
+            Socket? client = await _backoff.AcceptAsync(_listener, _logger, LocalEndPoint, stoppingToken);
+            if (client is null)
             {
                 break;
             }
-            catch (SocketException e) when (SocketErrors.IsListenerClosed(e.SocketErrorCode) && stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                // EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED...: the original exits here (moby#6402)
-                // and the port stays dead until the container restarts. Any failure of accept(2)
-                // while the listener is open is taken as passing: back off (up to 1 s) and go on.
-                TimeSpan delay = _backoff.NextDelay();
-                if (_backoff.ShouldReport(out int suppressed))
-                {
-                    Log.AcceptFailed(_logger, LocalEndPoint, e.SocketErrorCode, suppressed, (int)delay.TotalMilliseconds);
-                }
 
-                try
-                {
-                    await Task.Delay(delay, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-
-                continue;
-            }
-
-            _backoff.Reset();
             ProxyMetrics.ConnectionsAccepted.Add(1);
             if (_options.MaxConnections is int max && OpenConnections >= max)
             {
