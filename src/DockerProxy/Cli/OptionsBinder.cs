@@ -76,6 +76,7 @@ internal static class OptionsBinder
         CopyMode copyMode = settings.Choice(Flags.CopyMode, TcpRelayOptions.Default.CopyMode, ("splice", CopyMode.Splice), ("pipelines", CopyMode.Pipelines));
         TimeSpan udpTimeout = settings.Duration(Flags.UdpTimeout, UdpRelayOptions.DefaultIdleTimeout)!.Value;
         long udpMaxSessions = settings.Integer(Flags.UdpMaxSessions, UdpRelayOptions.DefaultMaxSessions, 1, 16_777_216)!.Value;
+        TimeSpan udpBusyPoll = settings.ZeroOrDuration(Flags.UdpBusyPoll, UdpRelayOptions.DefaultBusyPoll, UdpRelayOptions.MaxBusyPoll);
         TimeSpan? connectTimeout = settings.Duration(Flags.ConnectTimeout, null);
         TimeSpan? idleTimeout = settings.Duration(Flags.IdleTimeout, null);
         long? maxConnections = settings.Integer(Flags.MaxConnections, null, 1, int.MaxValue);
@@ -96,6 +97,7 @@ internal static class OptionsBinder
             CopyMode = copyMode,
             UdpTimeout = udpTimeout,
             UdpMaxSessions = (int)udpMaxSessions,
+            UdpBusyPoll = udpBusyPoll,
             ConnectTimeout = connectTimeout,
             IdleTimeout = idleTimeout,
             MaxConnections = (int?)maxConnections,

@@ -25,6 +25,9 @@ internal sealed record ProxyOptions(string Proto, IPEndPoint Host, IPEndPoint Co
     /// <summary>UDP: the session table's bound.</summary>
     public int UdpMaxSessions { get; init; } = UdpRelayOptions.DefaultMaxSessions;
 
+    /// <summary>How long the UDP event loop polls after traffic before it sleeps (zero: never).</summary>
+    public TimeSpan UdpBusyPoll { get; init; } = UdpRelayOptions.DefaultBusyPoll;
+
     /// <summary>TCP: splice or Pipelines.</summary>
     public CopyMode CopyMode { get; init; } = TcpRelayOptions.Default.CopyMode;
 

@@ -58,6 +58,23 @@ internal sealed class SettingReader
         return fallback;
     }
 
+    /// <summary>A Go duration from zero (off) up to max.</summary>
+    internal TimeSpan ZeroOrDuration(string flag, TimeSpan fallback, TimeSpan max)
+    {
+        if (Read(flag, out string source) is not string text)
+        {
+            return fallback;
+        }
+
+        if (GoDuration.TryParse(text, out TimeSpan value) && value >= TimeSpan.Zero && value <= max)
+        {
+            return value;
+        }
+
+        Problems.Add($"invalid {source} \"{text}\": must be a Go duration from 0 to {max.TotalMilliseconds}ms, such as 50us");
+        return fallback;
+    }
+
     /// <summary>An integer (Go syntax) within min..max.</summary>
     internal long? Integer(string flag, long? fallback, long min, long max)
     {

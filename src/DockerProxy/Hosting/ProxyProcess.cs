@@ -76,10 +76,9 @@ internal static class ProxyProcess
         // With inline completions the engine starts one epoll thread per core. One is enough for a
         // TCP or SCTP proxy: each costs about 20 KiB of private memory in every idle process, and
         // the side-by-side benchmark showed no loss with one (docs/performance.md). A UDP relay
-        // keeps one per core: with its listener and its sessions on one engine thread, the socket
-        // engine allocates a few bytes per datagram (the steady-state allocation test). Set before
-        // the first asynchronous socket operation; an explicit setting is respected.
-        if (environment(EngineThreads) is null && options.Mappings is null && options.Proto != "udp")
+        // does not use the engine (it has its own event loop). Set before the first asynchronous
+        // socket operation; an explicit setting is respected.
+        if (environment(EngineThreads) is null && options.Mappings is null)
         {
             Environment.SetEnvironmentVariable(EngineThreads, "1");
         }

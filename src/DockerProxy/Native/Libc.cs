@@ -105,6 +105,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint ReadLink(string path, byte* buffer, nint size);
 
+    [LibraryImport("libc", EntryPoint = "sched_yield")]
+    internal static partial int SchedYield();
+
     [LibraryImport("libc", EntryPoint = "signal")]
     internal static partial nint Signal(int signal, nint handler);
 

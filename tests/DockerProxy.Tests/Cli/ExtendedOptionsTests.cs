@@ -17,6 +17,7 @@ public sealed class ExtendedOptionsTests
 
         options.UdpTimeout.Should().Be(TimeSpan.FromSeconds(90));
         options.UdpMaxSessions.Should().Be(65536);
+        options.UdpBusyPoll.Should().Be(TimeSpan.FromMicroseconds(50));
         options.CopyMode.Should().Be(CopyMode.Splice);
         options.ConnectTimeout.Should().BeNull();
         options.IdleTimeout.Should().BeNull();
@@ -55,6 +56,42 @@ public sealed class ExtendedOptionsTests
         Action bind = () => Bind([], new() { ["DOCKER_PROXY_UDP_TIMEOUT"] = "soon" });
 
         bind.Should().Throw<StartupException>().WithMessage("invalid DOCKER_PROXY_UDP_TIMEOUT \"soon\"*");
+    }
+
+    [Theory]
+    [InlineData("0", 0)]
+    [InlineData("0s", 0)]
+    [InlineData("20us", 20)]
+    [InlineData("20µs", 20)]
+    [InlineData("1ms", 1000)]
+    public void Busy_poll_from_zero_to_a_millisecond(string value, int microseconds)
+    {
+        TimeSpan expected = TimeSpan.FromMicroseconds(microseconds);
+
+        Bind(["-udp-busy-poll", value]).UdpBusyPoll.Should().Be(expected);
+        Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = value }).UdpBusyPoll.Should().Be(expected);
+        Bind(["-udp-busy-poll", value], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = "7us" }).UdpBusyPoll.Should().Be(expected);
+    }
+
+    [Theory]
+    [InlineData("-1us")]
+    [InlineData("1001us")]
+    [InlineData("2ms")]
+    public void Busy_poll_out_of_range_is_refused(string value)
+    {
+        Action flag = () => Bind(["-udp-busy-poll", value]);
+        Action variable = () => Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = value });
+
+        flag.Should().Throw<StartupException>().WithMessage($"invalid -udp-busy-poll \"{value}\": must be a Go duration from 0 to 1ms*");
+        variable.Should().Throw<StartupException>().WithMessage($"invalid DOCKER_PROXY_UDP_BUSY_POLL \"{value}\": must be a Go duration from 0 to 1ms*");
+    }
+
+    [Fact]
+    public void A_busy_poll_that_is_no_duration_is_refused()
+    {
+        Action variable = () => Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = "soon" });
+
+        variable.Should().Throw<StartupException>().WithMessage("invalid DOCKER_PROXY_UDP_BUSY_POLL \"soon\"*");
     }
 
     [Theory]

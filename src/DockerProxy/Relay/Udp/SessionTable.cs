@@ -83,6 +83,21 @@ internal sealed class SessionTable
         }
     }
 
+    /// <summary>Removes the session if it is still in the table; whether it was.</summary>
+    internal bool Remove(UdpSession session)
+    {
+        lock (_gate)
+        {
+            if (!session.InTable)
+            {
+                return false;
+            }
+
+            Unlink(session);
+            return true;
+        }
+    }
+
     /// <summary>Removes the least recently used session (to free an fd); null when empty.</summary>
     internal UdpSession? RemoveOldest()
     {

@@ -11,8 +11,8 @@ namespace DockerProxy.Relay.Udp;
 /// cannot do both things a drop-in needs without allocating per datagram: learn which local address
 /// a client sent to (IP_PKTINFO / IPV6_RECVPKTINFO), and send the reply from that same address, so
 /// that a wildcard bind on a multi-homed host answers from the address that was asked (as the
-/// newest original does, moby cmd/docker-proxy/udp_proxy_linux.go). Readiness comes from the .NET
-/// socket engine (a zero-byte peek), so no thread ever blocks.
+/// newest original does, moby cmd/docker-proxy/udp_proxy_linux.go). It is read and written by the
+/// <see cref="UdpEventLoop"/>, which parses and writes the packet-info messages with the helpers here.
 /// </summary>
 internal sealed unsafe class UdpListener : IDisposable
 {
@@ -23,7 +23,7 @@ internal sealed unsafe class UdpListener : IDisposable
     // of a 1,000-datagram burst); the kernel grants up to net.core.rmem_max, or this with CAP_NET_ADMIN.
     internal const int BufferBytes = 4 * 1024 * 1024;
 
-    private const int ControlBytes = 64;
+    internal const int ControlBytes = 64;
 
     private readonly Socket _socket;
     private readonly bool _v6;
@@ -73,84 +73,13 @@ internal sealed unsafe class UdpListener : IDisposable
     internal static UdpListener Adopt(Socket socket) =>
         new(socket, socket.AddressFamily == AddressFamily.InterNetworkV6);
 
-    /// <summary>Completes when a datagram is waiting; consumes nothing. Ended by <see cref="Dispose"/>
-    /// (no cancellation token: registering one per wait would allocate per datagram).</summary>
-    internal ValueTask<int> WaitReadableAsync() =>
-        _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek);
-
-    /// <summary>
-    /// Takes one datagram if one is waiting. Returns its length, or -1 when none is waiting
-    /// (EAGAIN), or -2 after an error that concerns only that datagram (e.g. a queued ICMP error).
-    /// </summary>
-    internal int TryReceive(Span<byte> buffer, out UdpEndpoint client, out UdpEndpoint local)
-    {
-        client = default;
-        local = default;
-        byte* name = stackalloc byte[UdpEndpoint.MaxSockaddrLength];
-        byte* control = stackalloc byte[ControlBytes];
-        fixed (byte* data = buffer)
-        {
-            var iov = new IoVec { Base = data, Length = (nuint)buffer.Length };
-            var message = new MsgHdr
-            {
-                Name = name,
-                NameLength = UdpEndpoint.MaxSockaddrLength,
-                Iov = &iov,
-                IovLength = 1,
-                Control = control,
-                ControlLength = ControlBytes,
-            };
-
-            nint received;
-            int errno;
-            using (var lease = new FdLease(_socket))
-            {
-                received = lease.Fd < 0 ? -1 : Libc.RecvMsg(lease.Fd, &message, Libc.MsgDontWait);
-                errno = received < 0 ? (lease.Fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError()) : 0;
-            }
-            if (received < 0)
-            {
-                return errno == Libc.EAgain ? -1 : -2;
-            }
-
-            client = UdpEndpoint.FromSockaddr(new ReadOnlySpan<byte>(name, (int)message.NameLength));
-            local = ReadPacketInfo(control, (int)message.ControlLength);
-            return (int)received;
-        }
-    }
-
-    /// <summary>
-    /// Sends a reply to client from local (the address the client sent to). Returns 0, or the errno.
-    /// </summary>
-    internal int Send(ReadOnlySpan<byte> payload, in UdpEndpoint client, in UdpEndpoint local)
-    {
-        byte* name = stackalloc byte[UdpEndpoint.MaxSockaddrLength];
-        int nameLength = client.WriteSockaddr(new Span<byte>(name, UdpEndpoint.MaxSockaddrLength));
-        byte* control = stackalloc byte[ControlBytes];
-        int controlLength = local.IsEmpty || local.IsMulticastOrBroadcast ? 0 : WritePacketInfo(control, local);
-        fixed (byte* data = payload)
-        {
-            var iov = new IoVec { Base = data, Length = (nuint)payload.Length };
-            var message = new MsgHdr
-            {
-                Name = name,
-                NameLength = (uint)nameLength,
-                Iov = &iov,
-                IovLength = 1,
-                Control = controlLength == 0 ? null : control,
-                ControlLength = (nuint)controlLength,
-            };
-
-            using var lease = new FdLease(_socket);
-            nint sent = lease.Fd < 0 ? -1 : Libc.SendMsg(lease.Fd, &message, Libc.MsgDontWait);
-            return sent >= 0 ? 0 : lease.Fd < 0 ? Libc.EBadF : Marshal.GetLastPInvokeError();
-        }
-    }
+    /// <summary>The socket, for the event loop's raw calls (always through <see cref="FdLease"/>).</summary>
+    internal Socket Socket => _socket;
 
     public void Dispose() => _socket.Dispose();
 
     // cmsghdr on 64-bit Linux: size_t len; int level; int type; data at 16 (CMSG_ALIGN'ed header).
-    private static UdpEndpoint ReadPacketInfo(byte* control, int length)
+    internal static UdpEndpoint ReadPacketInfo(byte* control, int length)
     {
         int offset = 0;
         while (offset + 16 <= length)
@@ -182,7 +111,7 @@ internal sealed unsafe class UdpListener : IDisposable
         return default;
     }
 
-    private static int WritePacketInfo(byte* control, in UdpEndpoint local)
+    internal static int WritePacketInfo(byte* control, in UdpEndpoint local)
     {
         new Span<byte>(control, ControlBytes).Clear();
         byte* data = control + 16;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using DockerProxy.Logging;
 using DockerProxy.Metrics;
 using DockerProxy.Native;
@@ -13,15 +12,15 @@ namespace DockerProxy.Relay.Udp;
 /// connected backend socket; datagrams from the client go out on it, replies read from it go back
 /// from the listening socket with the source address the client sent to.
 ///
-/// Invariants: one receive loop on the listener, holding a pooled buffer only while datagrams wait; one
-/// reply loop per session that holds a pooled buffer only while a reply is in hand (it waits for
-/// data with a zero-byte peek); the session table is bounded (LRU eviction) and swept by one timer;
-/// a session lives while either side sends (the newest original; 20.10 counted only replies).
+/// Invariants: the listener and every session's socket are watched by the process's one
+/// <see cref="UdpEventLoop"/> (no thread, task or buffer per session); the session table is bounded
+/// (LRU eviction) and swept by one timer; a session lives while either side sends (the newest
+/// original; 20.10 counted only replies).
 /// </summary>
-internal sealed class UdpRelay : IRelay
+internal sealed class UdpRelay : LoopMember, IRelay
 {
-    // How many datagrams one wake-up of the receive loop takes before it yields to others.
-    private const int BatchSize = 64;
+    // Calls to recvmmsg one wake-up makes on a busy listener before it lets the other sockets in.
+    private const int ReceiveRounds = 4;
 
     private const int SessionBufferBytes = 1024 * 1024;
 
@@ -35,9 +34,6 @@ internal sealed class UdpRelay : IRelay
     // the table has emptied, the last of them are given back too, whatever the rate they came at.
     private const int TrimAfterChurn = 512;
 
-    [ThreadStatic]
-    private static byte[]? t_replyBuffer;
-
     private readonly UdpListener _listener;
     private readonly IPEndPoint _container;
     private readonly UdpRelayOptions _options;
@@ -46,11 +42,11 @@ internal sealed class UdpRelay : IRelay
     private readonly SessionTable _sessions;
     private readonly RateLimitedReport _evictionReport;
     private readonly object _gate = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _replyLoops;
+    private readonly TaskCompletionSource _stoppedListening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _peakSessions;
     private int _closedSinceTrim;
     private bool _stopped;
+    private bool _watched;
     private ITimer? _sweeper;
 
     internal UdpRelay(UdpListener listener, IPEndPoint container, UdpRelayOptions options, ILogger logger, TimeProvider time)
@@ -71,59 +67,84 @@ internal sealed class UdpRelay : IRelay
     /// <summary>Sessions open now.</summary>
     internal int SessionCount => _sessions.Count;
 
+    /// <summary>The listening socket, for the event loop's sendmmsg.</summary>
+    internal Socket ListenerSocket => _listener.Socket;
+
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((UdpListener)state!).Dispose(), _listener);
         TimeSpan period = SweepPeriod(_options.IdleTimeout);
-        _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
-        while (!stoppingToken.IsCancellationRequested)
+        lock (_gate)
         {
-            // Take what is waiting first, then ask the socket engine to wait: a busy listener
-            // is read without an extra syscall per wake-up. The buffer is held only for the
-            // batch: an idle listener holds none (thousands of them in one process, -map).
-            byte[] buffer = DatagramBufferPool.Shared.Rent();
-            try
+            if (_stopped)
             {
-                for (int i = 0; i < BatchSize; i++)
-                {
-                    int length = _listener.TryReceive(buffer, out UdpEndpoint client, out UdpEndpoint local);
-                    if (length == -1)
-                    {
-                        break; // drained
-                    }
+                return;
+            }
 
-                    if (length >= 0 && !client.IsEmpty)
-                    {
-                        await ForwardAsync(buffer.AsMemory(0, length), client, local);
-                    }
+            int error = UdpEventLoop.Shared.Add(this, _listener.Socket);
+            if (error != 0)
+            {
+                throw new SocketException(error);
+            }
+
+            _watched = true;
+            _sweeper = _time.CreateTimer(static state => ((UdpRelay)state!).Sweep(), this, period, period);
+        }
+
+        using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((UdpRelay)state!).StopListening(), this);
+        await _stoppedListening.Task;
+    }
+
+    // Leaves the loop and closes the listener: no datagram is taken after this.
+    private void StopListening()
+    {
+        lock (_gate)
+        {
+            if (_watched)
+            {
+                _watched = false;
+                UdpEventLoop.Shared.Remove(this, _listener.Socket);
+            }
+        }
+
+        _listener.Dispose();
+        _ = _stoppedListening.TrySetResult();
+    }
+
+    /// <summary>Datagrams wait on the listener: each goes to its client's session.</summary>
+    internal override void OnReadable(UdpEventLoop loop)
+    {
+        for (int round = 0; round < ReceiveRounds; round++)
+        {
+            int count = loop.ReceiveFrom(_listener.Socket);
+            if (count == DatagramIo.Transient)
+            {
+                continue; // a queued ICMP error: the next datagram is unaffected
+            }
+
+            if (count < 0)
+            {
+                return; // drained, or closed
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                ReadOnlySpan<byte> datagram = loop.Received(i, out UdpEndpoint client, out UdpEndpoint local);
+                if (!client.IsEmpty)
+                {
+                    Forward(datagram, client, local);
                 }
             }
-            finally
-            {
-                DatagramBufferPool.Shared.Return(buffer);
-            }
 
-            try
+            if (count < UdpEventLoop.ReceiveBatch)
             {
-                _ = await _listener.WaitReadableAsync();
-            }
-            catch (ObjectDisposedException)
-            {
-                break;
-            }
-            catch (SocketException e) when (!SocketErrors.IsListenerClosed(e.SocketErrorCode))
-            {
-                continue; // a queued ICMP error surfaces here; the next datagram is unaffected
-            }
-            catch (SocketException)
-            {
-                break;
+                return; // that was all
             }
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAsync(ReadOnlyMemory<byte> datagram, UdpEndpoint client, UdpEndpoint local)
+    internal override void OnFault(Exception error) => Log.RelayFailed(_logger, LocalEndPoint, error);
+
+    private void Forward(ReadOnlySpan<byte> datagram, in UdpEndpoint client, in UdpEndpoint local)
     {
         long now = _time.GetTimestamp();
         UdpSession? session = _sessions.Find(client, now) ?? Open(client, now);
@@ -136,37 +157,58 @@ internal sealed class UdpRelay : IRelay
 
         // A stale ICMP port-unreachable from an earlier datagram is reported on the next send: it
         // says nothing about this one. Send again, once.
-        int sent = DatagramIo.TrySend(session.Backend, datagram.Span);
+        int sent = DatagramIo.TrySend(session.Backend, datagram);
         if (sent == DatagramIo.Transient)
         {
-            sent = DatagramIo.TrySend(session.Backend, datagram.Span);
+            sent = DatagramIo.TrySend(session.Backend, datagram);
         }
 
-        if (sent == DatagramIo.WouldBlock)
+        if (sent == DatagramIo.Closed)
         {
-            try
+            // Expired by the sweeper at this very moment, or broken: the client is still here.
+            Discard(session);
+            session = Open(client, now);
+            if (session is null)
             {
-                _ = await session.Backend.SendAsync(datagram, SocketFlags.None); // waits for room
-                sent = 0;
+                return;
             }
-            catch (SocketException)
-            {
-            }
-            catch (ObjectDisposedException)
-            {
-                return; // evicted or stopping meanwhile
-            }
+
+            session.Local = local;
+            sent = DatagramIo.TrySend(session.Backend, datagram);
         }
 
         if (sent != 0)
         {
-            Log.UdpDropped(_logger, client, SocketError.SocketError);
+            // WouldBlock: a 1 MiB send buffer to the backend is full; the loop does not wait.
+            Log.UdpDropped(_logger, client, sent == DatagramIo.WouldBlock ? SocketError.WouldBlock : SocketError.SocketError);
         }
         else
         {
             ProxyMetrics.BytesToContainer.Add(datagram.Length);
         }
     }
+
+    /// <summary>A session's socket is readable: its reply joins the loop's batch.</summary>
+    internal void OnReply(UdpEventLoop loop, UdpSession session)
+    {
+        int length = loop.ReceiveReply(session.Backend, this, session.Client, session.Local);
+        if (length >= 0)
+        {
+            _sessions.Touch(session, _time.GetTimestamp());
+        }
+        else if (length == DatagramIo.Closed)
+        {
+            Discard(session); // broken (or closed meanwhile): either way this session is over
+        }
+
+        // WouldBlock: nothing after all; Transient: ICMP from the backend, not relayed.
+    }
+
+    /// <summary>The loop sent a reply of this relay.</summary>
+    internal static void ReplySent(int length) => ProxyMetrics.BytesToClient.Add(length);
+
+    /// <summary>The loop could not send a reply of this relay.</summary>
+    internal void ReplyDropped(in UdpEndpoint client, int errno) => Log.UdpReplyDropped(_logger, client, Errno.Text(errno));
 
     private UdpSession? Open(in UdpEndpoint client, long now)
     {
@@ -197,7 +239,17 @@ internal sealed class UdpRelay : IRelay
             }
         }
 
-        var session = new UdpSession(client, backend, now);
+        var session = new UdpSession(this, client, backend, now);
+        int error = UdpEventLoop.Shared.Add(session, backend);
+        if (error != 0)
+        {
+            // Out of epoll watches (fs.epoll.max_user_watches): the client is not served.
+            backend.Dispose();
+            Log.UdpReplyDropped(_logger, client, Errno.Text(error));
+            return null;
+        }
+
+        session.Registered = true;
         UdpSession? evicted = _sessions.Add(session);
         ProxyMetrics.UdpSessionsCreated.Add(1);
         ProxyMetrics.UdpSessionsActive.Add(1);
@@ -211,14 +263,12 @@ internal sealed class UdpRelay : IRelay
         {
             if (_stopped)
             {
+                _ = _sessions.Remove(session);
                 session.Close();
                 return null;
             }
-
-            _replyLoops++;
         }
 
-        _ = ReplyLoopAsync(session);
         return session;
     }
 
@@ -238,74 +288,16 @@ internal sealed class UdpRelay : IRelay
         }
     }
 
-    private async Task ReplyLoopAsync(UdpSession session)
+    // Ends a session that failed (or was closed meanwhile), taking it out of the table if it is there.
+    private void Discard(UdpSession session)
     {
-        try
+        if (_sessions.Remove(session))
         {
-            while (DrainReplies(session))
-            {
-                try
-                {
-                    // Wait for the next reply without holding a buffer.
-                    _ = await session.Backend.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek);
-                }
-                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-                {
-                    // ICMP from the backend: not relayed, the session goes on.
-                }
-            }
-        }
-        catch (SocketException)
-        {
-            // Closed (expired, evicted, stopping) or failed: either way this session is over.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            session.Close();
-            lock (_gate)
-            {
-                if (--_replyLoops == 0 && _stopped)
-                {
-                    _drained.TrySetResult();
-                }
-            }
-        }
-    }
-
-    // Relays every reply waiting on the session's socket; false once the session is closed. The
-    // buffer is the thread's: it is used only between one recv and one sendmsg, with no await.
-    private bool DrainReplies(UdpSession session)
-    {
-        byte[] buffer = t_replyBuffer ??= new byte[UdpListener.MaxDatagram];
-        for (int i = 0; i < BatchSize; i++)
-        {
-            int length = DatagramIo.TryReceive(session.Backend, buffer);
-            switch (length)
-            {
-                case DatagramIo.WouldBlock:
-                    return !session.IsClosed;
-                case DatagramIo.Transient:
-                    continue;
-                case DatagramIo.Closed:
-                    return false;
-            }
-
-            _sessions.Touch(session, _time.GetTimestamp());
-            int error = _listener.Send(buffer.AsSpan(0, length), session.Client, session.Local);
-            if (error != 0)
-            {
-                Log.UdpReplyDropped(_logger, session.Client, Errno.Text(error));
-            }
-            else
-            {
-                ProxyMetrics.BytesToClient.Add(length);
-            }
+            _ = Interlocked.Increment(ref _closedSinceTrim);
+            ProxyMetrics.UdpSessionsActive.Add(-1);
         }
 
-        return !session.IsClosed;
+        session.Close();
     }
 
     private void Evicted(UdpSession session)
@@ -367,10 +359,6 @@ internal sealed class UdpRelay : IRelay
             }
 
             _stopped = true;
-            if (_replyLoops == 0)
-            {
-                _drained.TrySetResult();
-            }
         }
 
         if (_sweeper is not null)
@@ -378,19 +366,10 @@ internal sealed class UdpRelay : IRelay
             await _sweeper.DisposeAsync();
         }
 
-        _listener.Dispose();
+        StopListening();
         foreach (UdpSession session in _sessions.RemoveAll())
         {
             session.Close();
-        }
-
-        try
-        {
-            await _drained.Task.WaitAsync(TimeSpan.FromSeconds(2));
-        }
-        catch (TimeoutException)
-        {
-            // Left to process exit.
         }
     }
 }

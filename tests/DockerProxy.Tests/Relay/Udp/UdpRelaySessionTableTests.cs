@@ -92,8 +92,9 @@ public sealed class UdpRelaySessionTableTests
         }
     }
 
+    // Table-only sessions: no relay, never watched by the event loop.
     private static UdpSession NewSession(int port, long now) =>
-        new(UdpEndpoint.FromIPv4([127, 0, 0, 1], (ushort)port, 0), new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), now);
+        new(null!, UdpEndpoint.FromIPv4([127, 0, 0, 1], (ushort)port, 0), new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), now);
 
     private static async Task<int> BackendPortOfAsync(Socket client, UdpEcho backend, string text)
     {
