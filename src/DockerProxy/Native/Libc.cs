@@ -41,6 +41,7 @@ internal static unsafe partial class Libc
     internal const int Ipv6PktInfo = 50;
     internal const int MsgTrunc = 0x20;
     internal const int MsgDontWait = 0x40;
+    internal const int MsgNoSignal = 0x4000;
     internal const int EAgain = 11;
     internal const int EInval = 22;
     internal const int EPipe = 32;

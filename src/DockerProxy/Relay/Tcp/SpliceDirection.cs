@@ -18,10 +18,16 @@ internal sealed class SpliceDirection : IRelayDirection
 {
     private const uint Flags = Libc.SpliceFMove | Libc.SpliceFNonBlock;
 
+    // What one wake-up copies through memory before it turns to splice: a request or a reply of
+    // many protocols fits; a bulk stream pays one small copy per wake-up; an idle connection
+    // holds two of these.
+    private const int SmallBytes = 512;
+
     private readonly Socket _source;
     private readonly Socket _destination;
     private readonly SplicePipePool _pipes;
     private readonly FlowActivity? _activity;
+    private readonly byte[] _small = new byte[SmallBytes];
     private byte[]? _oneByte;
     private DirectionPump? _fallback;
     private long _spliced;
@@ -43,8 +49,29 @@ internal sealed class SpliceDirection : IRelayDirection
         {
             while (true)
             {
-                // Wait until the source is readable (data or EOF) without holding a pipe.
-                _ = await _source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                // Wait for data (or EOF) with a small buffer and no pipe: a small message (the
+                // common case in request/response traffic) is then sent on from it, recv + send;
+                // only what does not fit, or what the destination cannot take at once, goes on
+                // through a pipe.
+                int received = await _source.ReceiveAsync(_small, SocketFlags.None);
+                Outcome small = await SendSmallAsync(received);
+                if (small == Outcome.Drained)
+                {
+                    continue;
+                }
+
+                if (small == Outcome.SourceEnded)
+                {
+                    HalfClose.End(_source, _destination, destinationFailed: false);
+                    return;
+                }
+
+                if (small == Outcome.DestinationFailed)
+                {
+                    destinationFailed = true;
+                    HalfClose.End(_source, _destination, destinationFailed: true);
+                    return;
+                }
 
                 SplicePipe? pipe = _pipes.Rent();
                 if (pipe is null)
@@ -96,6 +123,70 @@ internal sealed class SpliceDirection : IRelayDirection
 
         _fallback = new DirectionPump(_source, _destination, _activity);
         await _fallback.RunAsync();
+    }
+
+    // Sends on what the small buffer received. Drained: all of it went and the source had no
+    // more; Unsupported here means "more may be waiting": the caller goes on with splice.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Outcome> SendSmallAsync(int received)
+    {
+        if (received == 0)
+        {
+            return Outcome.SourceEnded;
+        }
+
+        byte[] buffer = _small;
+        _activity?.Touch();
+        nint sent = SendSmall(buffer, received);
+        if (sent < 0)
+        {
+            if (Marshal.GetLastPInvokeError() != Libc.EAgain)
+            {
+                return Outcome.DestinationFailed; // EPIPE, ECONNRESET...: the destination is gone
+            }
+
+            sent = 0;
+        }
+
+        _spliced += sent;
+        if (sent < received)
+        {
+            // The destination is full: the rest waits in a pipe, sent as the destination drains.
+            SplicePipe? pipe = _pipes.Rent();
+            if (pipe is null || WriteToPipe(pipe, buffer, (int)sent, (int)(received - sent)) != received - sent)
+            {
+                pipe?.Dispose();
+                return Outcome.DestinationFailed;
+            }
+
+            bool drained = await DrainAsync(pipe, received - sent);
+            if (!drained)
+            {
+                pipe.Dispose();
+                return Outcome.DestinationFailed;
+            }
+
+            _pipes.Return(pipe);
+        }
+
+        return received < SmallBytes ? Outcome.Drained : Outcome.Unsupported;
+    }
+
+    private unsafe nint SendSmall(byte[] buffer, nint count)
+    {
+        using var destination = new FdLease(_destination);
+        fixed (byte* data = buffer)
+        {
+            return destination.Fd < 0 ? Fail() : Libc.Send(destination.Fd, data, count, Libc.MsgDontWait | Libc.MsgNoSignal);
+        }
+    }
+
+    private static unsafe nint WriteToPipe(SplicePipe pipe, byte[] buffer, int offset, int count)
+    {
+        fixed (byte* data = buffer)
+        {
+            return Libc.Write(pipe.WriteFd, data + offset, count);
+        }
     }
 
     // Moves everything readable now from the source to the destination through the pipe. Pooled

@@ -60,6 +60,55 @@ public sealed class TcpRelayTransferTests
     [Theory]
     [InlineData("splice")]
     [InlineData("pipelines")]
+    public async Task Small_messages_to_a_reader_that_stalls_arrive_intact_and_in_order(string copyMode)
+    {
+        // Messages smaller than the relay's small-message buffer, sent one at a time a little
+        // apart (no Nagle), so that the relay takes them one by one, while the backend does not
+        // read: the destination fills, some message can then be sent on only in part, and the
+        // rest must wait until the backend reads again.
+        const int Messages = 60_000;
+        const int MessageSize = 100;
+        const long GapTicks = TimeSpan.TicksPerMillisecond / 50; // 20 µs between messages
+        using Socket backendListener = Peers.Listen(IPAddress.Loopback);
+        backendListener.ReceiveBufferSize = 4096; // inherited by the accepted socket: it fills soon
+        await using RelayHost relay = RelayHost.Start(Wire.EndPointOf(backendListener), copyMode);
+        (Socket client, Socket backend) = await relay.ConnectThroughAsync(backendListener);
+        using (client)
+        using (backend)
+        {
+            client.NoDelay = true;
+            client.SendTimeout = (int)Bulk.TotalMilliseconds;
+            byte[] all = Wire.Seeded(7, Messages * MessageSize);
+            var sender = new Thread(() =>
+            {
+                for (int i = 0; i < Messages; i++)
+                {
+                    client.Send(all, i * MessageSize, MessageSize, SocketFlags.None);
+                    long until = System.Diagnostics.Stopwatch.GetTimestamp() + (GapTicks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond);
+                    while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                    {
+                        Thread.SpinWait(10);
+                    }
+                }
+
+                client.Shutdown(SocketShutdown.Send);
+            });
+            sender.Start();
+
+            // Stall for a while, then read everything.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            using var cts = new CancellationTokenSource(Bulk);
+            (long count, byte[] hash) = await Wire.ReceiveHashedAsync(backend, cts.Token).WaitAsync(Bulk);
+            sender.Join(Bulk).Should().BeTrue("the sender finishes once the backend reads");
+
+            count.Should().Be(all.Length);
+            hash.Should().Equal(System.Security.Cryptography.SHA256.HashData(all), "every message arrives, whole and in order");
+        }
+    }
+
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipelines")]
     public async Task Relays_200_concurrent_connections_each_with_its_own_64_KiB_intact(string copyMode)
     {
         const int Connections = 200;
