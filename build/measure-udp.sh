@@ -6,11 +6,13 @@
 #      the next) for 3 s, with 1 client and with 64 clients (64 sockets, distinct source
 #      ports); requests/s summed over the clients, round-trip p50 and p99 for 1 client, and
 #      the proxy's CPU seconds (utime + stime, /proc/PID/stat) per 100,000 requests;
-#   2. first-datagram loss: 4,000 new client sockets each send one datagram, back to back;
+#   2. sparse traffic: one client sends a request every millisecond (1,000/s) for as long as a
+#      rate run and waits for each reply; the proxy's CPU seconds per 100,000 requests;
+#   3. first-datagram loss: 4,000 new client sockets each send one datagram, back to back;
 #      the percentage that got no reply within 3 s;
-#   3. private memory per session: growth of the proxy's Private_Clean + Private_Dirty
+#   4. private memory per session: growth of the proxy's Private_Clean + Private_Dirty
 #      (/proc/PID/smaps_rollup) from before the first client to when all 4,000 clients of
-#      metric 2 have had a reply (the silent ones resend until they do) and the sessions idle (the
+#      metric 3 have had a reply (the silent ones resend until they do) and the sessions idle (the
 #      proxy's idle timeout is 90 s); total in MiB and per session in KiB.
 # NAME= (an empty BIN, e.g. direct=) means no proxy: the clients talk to the echo backend
 # themselves, which shows the limit of the load generator (it has no CPU or memory figures).

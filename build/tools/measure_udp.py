@@ -5,9 +5,11 @@ For every binary, interleaved round robin so that noise on a shared machine hits
   1. closed-loop 64-byte request/response rate through the proxy to a UDP echo backend, with
      1 client (also round-trip p50/p99) and with 64 clients, plus the proxy's CPU time per
      100,000 requests (utime + stime from /proc/PID/stat);
-  2. first-datagram loss: 4,000 new client sockets each send one datagram, back to back;
+  2. sparse traffic: one client sends a request every millisecond and awaits each reply; the
+     proxy's CPU time per 100,000 requests;
+  3. first-datagram loss: 4,000 new client sockets each send one datagram, back to back;
      the share that got no reply within 3 s;
-  3. private memory (Private_Clean + Private_Dirty) the proxy adds for those 4,000 sessions,
+  4. private memory (Private_Clean + Private_Dirty) the proxy adds for those 4,000 sessions,
      once every client has had its reply (silent clients resend until they do).
 A binary without a path (NAME=) stands for no proxy at all: the clients talk to the echo
 backend themselves, which shows the limit of the load generator.
@@ -52,6 +54,9 @@ SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                    signal.SIGPIPE, signal.SIGXFSZ)
+
+# Sparse traffic: one client, one request per millisecond.
+PACED_RATE = 1000
 
 FULL = dict(duration=3.0, clients=64, burst=4000, rounds=3)
 QUICK = dict(duration=1.0, clients=64, burst=4000, rounds=1)
@@ -281,6 +286,66 @@ def rate_one(conn, port, duration_s, proxy_pid):
                 p50=latencies[len(latencies) // 2] / 1e3,
                 p99=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1e3,
                 cpu=None if cpu_start is None else (cpu_end - cpu_start) / CLOCK_TICKS)
+
+
+def rate_paced(conn, port, rate, duration_s, proxy_pid):
+    """One client at a fixed RATE of requests/s (sparse traffic, as most UDP services see):
+    each request is sent on its slot and its reply awaited; counts the proxy's CPU meanwhile."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((LOOPBACK, port))
+    seconds, fraction = divmod(RESEND_S, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                    struct.pack("ll", int(seconds), int(fraction * 1e6)))
+    period_ns = int(1e9 / rate)
+    clock = time.perf_counter_ns
+    answered = lost = 0
+    cpu_start = cpu_ticks(proxy_pid) if proxy_pid else None
+    start = clock()
+    for seq in range(int(rate * duration_s)):
+        slot = start + seq * period_ns
+        wait_ns = slot - clock()
+        if wait_ns > 0:
+            time.sleep(wait_ns / 1e9)
+        prefix = seq.to_bytes(8, "little")
+        sock.send(prefix + PADDING)
+        while True:
+            try:
+                reply = sock.recv(256)
+            except BlockingIOError:  # SO_RCVTIMEO expired
+                lost += 1
+                break
+            if reply[:8] == prefix:
+                answered += 1
+                break
+    cpu_end = cpu_ticks(proxy_pid) if proxy_pid else None
+    return dict(requests=answered, elapsed=(clock() - start) / 1e9, lost=lost,
+                cpu=None if cpu_start is None else (cpu_end - cpu_start) / CLOCK_TICKS)
+
+
+def measure_paced(subject, rate, duration_s):
+    """The proxy's CPU seconds per 100,000 requests when one client sends RATE requests/s."""
+    if not subject.path:
+        return {}
+    echo, echo_port = start_echo()
+    proxy = worker = None
+    try:
+        proxy = start_ready_udp_proxy(subject.path, echo_port)
+        worker = Helper("client process", rate_paced, proxy.host_port, rate, duration_s, proxy.pid)
+        try:
+            result = worker.receive(duration_s * 2 + TIMEOUT_S)
+        finally:
+            core.ensure_alive(proxy)
+    finally:
+        if worker is not None:
+            worker.stop()
+        stop_proxy(proxy)
+        echo.stop()
+    if not result["requests"]:
+        raise MeasureError(f"no replies at {rate} requests/s")
+    if result["lost"]:
+        log(f"    {subject.name}: {result['lost']} paced requests got no reply within "
+            f"{RESEND_S * 1000:.0f} ms")
+    return {"cpu_paced": result["cpu"] / result["requests"] * 100_000}
 
 
 def rate_many(conn, port, clients, duration_s, proxy_pid):
@@ -517,6 +582,10 @@ def run_all(subjects, counts):
             log(f"  round {number + 1}: {subject.name}")
             record(subject, f"rate with {clients} client(s)",
                    lambda: measure_rate(subject, clients, duration))
+    log(f"paced: 1 client at {PACED_RATE:,} requests/s, {duration:g} s per run, {rounds} round(s)")
+    for number, subject in core.round_robin(subjects, rounds):
+        log(f"  round {number + 1}: {subject.name}")
+        record(subject, "paced", lambda: measure_paced(subject, PACED_RATE, duration))
     log(f"burst: {counts['burst']} new clients at once, {rounds} round(s)")
     for number, subject in core.round_robin(subjects, rounds):
         log(f"  round {number + 1}: {subject.name}")
@@ -536,6 +605,8 @@ def rows(counts):
          same),
         (f"proxy CPU per 100,000 requests, {many} clients (s)", "{:.2f}", f"cpu{many}", False,
          same),
+        (f"proxy CPU per 100,000 requests, 1 client at {PACED_RATE:,}/s (s)", "{:.2f}",
+         "cpu_paced", False, same),
         (f"no reply, {burst:,} new clients at once (%)", "{:.1f}", "loss", False, same),
         (f"private memory added, {burst:,} sessions (MiB)", "{:.1f}", "memory", False,
          lambda kib: kib / 1024),

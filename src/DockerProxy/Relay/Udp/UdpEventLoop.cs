@@ -40,6 +40,7 @@ internal sealed unsafe class UdpEventLoop
     internal const int ReceiveBatch = 16;
 
     private const int MaxEvents = 64;
+    private const int MaxFailedPolls = 6; // at most 63 wake-ups without a poll
     private const int SlotBytes = 65536; // every legal datagram fits: none is truncated
     private const int NameBytes = 32; // sockaddr_in6 is 28
     private const int ControlBytes = 64;
@@ -74,6 +75,8 @@ internal sealed unsafe class UdpEventLoop
     private readonly UdpRelay?[] _txRelays = new UdpRelay?[MaxReplies];
     private readonly UdpEndpoint[] _txClients = new UdpEndpoint[MaxReplies];
     private int _txCount;
+    private int _failedPolls;
+    private int _pollsToSkip;
     private int _txUsed;
 
     private UdpEventLoop()
@@ -209,13 +212,30 @@ internal sealed unsafe class UdpEventLoop
             // backend, the client) have the CPU first.
             int count = 0;
             long poll = Volatile.Read(ref s_busyPollTicks);
-            if (poll > 0)
+            if (poll > 0 && _pollsToSkip == 0)
             {
                 long deadline = Stopwatch.GetTimestamp() + poll;
                 while ((count = Epoll.Wait(_epoll, events, MaxEvents, 0)) == 0 && Stopwatch.GetTimestamp() < deadline)
                 {
                     _ = Libc.SchedYield();
                 }
+
+                // A poll that found nothing was CPU for nothing: after each such poll in a row,
+                // sleep at once for twice as many wake-ups (up to MaxPollsSkipped) before trying
+                // again; a poll that pays starts it over.
+                if (count == 0)
+                {
+                    _failedPolls = Math.Min(_failedPolls + 1, MaxFailedPolls);
+                    _pollsToSkip = (1 << _failedPolls) - 1;
+                }
+                else
+                {
+                    _failedPolls = 0;
+                }
+            }
+            else if (_pollsToSkip > 0)
+            {
+                _pollsToSkip--;
             }
 
             if (count == 0)

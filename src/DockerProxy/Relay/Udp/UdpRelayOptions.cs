@@ -15,7 +15,8 @@ internal sealed record UdpRelayOptions(TimeSpan IdleTimeout, int MaxSessions)
     /// How long the event loop keeps polling after traffic before it sleeps in epoll_wait. A reply
     /// that comes within it is relayed without a wake-up of a sleeping thread, which on this kind
     /// of machine costs more than the poll (docs/performance.md): 1 client's request rate about
-    /// doubles. The poll yields the CPU to any other runnable thread between its checks.
+    /// doubles. The poll yields the CPU to any other runnable thread between its checks, and backs
+    /// off while it finds nothing, so sparse traffic does not pay for it.
     /// </summary>
     internal static readonly TimeSpan DefaultBusyPoll = TimeSpan.FromTicks(50 * TimeSpan.TicksPerMicrosecond);
 
