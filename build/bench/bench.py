@@ -474,7 +474,13 @@ def rows(counts):
                      "(KiB)", "{:.1f}", False, True),
         ("session_kib", f"private memory per UDP session, {counts['sessions']:,} sessions (KiB)",
          "{:.2f}", False, True),
+        ("udp_loss", f"UDP first datagrams without a reply, {counts['sessions']:,} new clients at "
+                     "once (%)", "{:.1f}", False, True),
     ]
+
+
+# Rows left out of the chart: a ratio of 0 (ours lost nothing) has no place on a log scale.
+NOT_CHARTED = {"udp_loss"}
 
 
 def ratio_text(value):
@@ -549,6 +555,8 @@ def render_svg(subjects, counts):
              zip([s for s in subjects if s.name.startswith("ours")], ("#2b6cb0", "#dd6b20"))]
     items = []
     for key, label, _, higher_better, _ in rows(counts):
+        if key in NOT_CHARTED:
+            continue
         found = ratios(subjects, key, higher_better)
         values = [(name, colour, found.get((name, "orig"))) for name, colour in modes]
         if any(v is not None for _, _, v in values):
