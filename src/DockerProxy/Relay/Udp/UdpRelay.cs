@@ -238,6 +238,12 @@ internal sealed class UdpRelay : LoopMember, IRelay
                 return null;
             }
         }
+        catch (SocketException e)
+        {
+            // No route to the container, or the like: this datagram cannot go; the others can.
+            Log.UdpDropped(_logger, client, e.SocketErrorCode);
+            return null;
+        }
 
         var session = new UdpSession(this, client, backend, now);
         int error = UdpEventLoop.Shared.Add(session, backend);
@@ -245,7 +251,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
         {
             // Out of epoll watches (fs.epoll.max_user_watches): the client is not served.
             backend.Dispose();
-            Log.UdpReplyDropped(_logger, client, Errno.Text(error));
+            Log.UdpDropped(_logger, client, new SocketException(error).SocketErrorCode);
             return null;
         }
 

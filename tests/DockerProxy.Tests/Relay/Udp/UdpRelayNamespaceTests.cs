@@ -66,6 +66,52 @@ public sealed class UdpRelayNamespaceTests
         backend.Received().Select(d => d.From.Address).Should().AllBeEquivalentTo(IPAddress.Loopback);
     }
 
+    [SkippableFact]
+    public async Task A_container_without_a_route_costs_its_datagrams_not_the_relay()
+    {
+        // In a namespace with only lo, a UDP socket cannot even be connected to 198.51.100.1
+        // (ENETUNREACH): the datagram is dropped and logged as such; nothing is sent anywhere.
+        string binary = Binaries.Path(Binaries.Ours);
+        string? ip = NetNamespace.FindIpTool();
+        Require(Environment.IsPrivilegedProcess, "network namespaces need root");
+        Require(ip is not null, "iproute2 (ip) is not installed");
+
+        NetNamespace? created = null;
+        try
+        {
+            created = NetNamespace.Create(ip!);
+        }
+        catch (InvalidOperationException e)
+        {
+            Require(false, $"cannot create a network namespace here: {e.Message}");
+        }
+
+        using NetNamespace ns = created!;
+        ns.Ip("link", "set", "lo", "up");
+        var unroutable = new IPEndPoint(IPAddress.Parse("198.51.100.1"), 53);
+        string[] args = ["netns", "exec", ns.Name, binary, .. ProxyRun.EngineArgs("udp", new IPEndPoint(IPAddress.Loopback, ProxyPort), unroutable, "-log-level", "debug")];
+        await using SpawnedProcess proxy = SpawnedProcess.Start(ns.IpTool, args);
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+
+        using (Socket client = ns.CreateSocket(() => Datagrams.Connect(new IPEndPoint(IPAddress.Loopback, ProxyPort))))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                _ = await client.SendAsync(Datagrams.Text($"lost {i}"), SocketFlags.None).WaitAsync(Datagrams.Patience);
+            }
+
+            (await Datagrams.TryReceiveAsync(client, TimeSpan.FromMilliseconds(300))).Should().BeNull("there is no container to answer");
+        }
+
+        proxy.HasExited.Should().BeFalse("the relay goes on");
+        proxy.Signal(Posix.SigTerm);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+        string log = await proxy.StderrAsync();
+        log.Split('\n').Count(line => line.Contains("Dropped a datagram", StringComparison.Ordinal) && line.Contains("NetworkUnreachable", StringComparison.Ordinal))
+            .Should().Be(3, "each datagram is dropped and logged, and the relay does not fail:\n{0}", log);
+        log.Should().NotContain("failed");
+    }
+
     // A dummy interface as on a real host; where the kernel has no dummy driver, one end of a
     // veth pair inside the namespace serves the same (both addresses on one interface).
     private static string AddTwoAddressDevice(NetNamespace ns)
