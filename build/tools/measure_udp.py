@@ -326,20 +326,7 @@ def measure_paced(subject, rate, duration_s):
     """The proxy's CPU seconds per 100,000 requests when one client sends RATE requests/s."""
     if not subject.path:
         return {}
-    echo, echo_port = start_echo()
-    proxy = worker = None
-    try:
-        proxy = start_ready_udp_proxy(subject.path, echo_port)
-        worker = Helper("client process", rate_paced, proxy.host_port, rate, duration_s, proxy.pid)
-        try:
-            result = worker.receive(duration_s * 2 + TIMEOUT_S)
-        finally:
-            core.ensure_alive(proxy)
-    finally:
-        if worker is not None:
-            worker.stop()
-        stop_proxy(proxy)
-        echo.stop()
+    result = run_client(subject, duration_s * 2 + TIMEOUT_S, rate_paced, rate, duration_s)
     if not result["requests"]:
         raise MeasureError(f"no replies at {rate} requests/s")
     if result["lost"]:
@@ -415,22 +402,19 @@ def rate_many(conn, port, clients, duration_s, proxy_pid):
 
 # --------------------------------------------------------------------------- measurements
 
-def measure_rate(subject, clients, duration_s):
-    """Requests/s (and, for one client, p50/p99 in µs) with CLIENTS clients in closed loops,
-    plus the proxy's CPU seconds per 100,000 requests."""
+def run_client(subject, timeout_s, client, *args):
+    """Starts an echo backend and the subject's proxy in front of it (none for direct), runs
+    CLIENT(conn, target port, *ARGS, proxy PID or None) in a helper process and returns what it
+    reports; stops all three, whatever happens."""
     echo, echo_port = start_echo()
     proxy = worker = None
     try:
         if subject.path:
             proxy = start_ready_udp_proxy(subject.path, echo_port)
         target = proxy.host_port if proxy else echo_port
-        pid = proxy.pid if proxy else None
-        if clients == 1:
-            worker = Helper("client process", rate_one, target, duration_s, pid)
-        else:
-            worker = Helper("client process", rate_many, target, clients, duration_s, pid)
+        worker = Helper("client process", client, target, *args, proxy.pid if proxy else None)
         try:
-            result = worker.receive(WARMUP_S + duration_s + TIMEOUT_S)
+            return worker.receive(timeout_s)
         finally:
             if proxy:
                 core.ensure_alive(proxy)  # a proxy that died explains a failure best
@@ -439,6 +423,16 @@ def measure_rate(subject, clients, duration_s):
             worker.stop()
         stop_proxy(proxy)
         echo.stop()
+
+
+def measure_rate(subject, clients, duration_s):
+    """Requests/s (and, for one client, p50/p99 in µs) with CLIENTS clients in closed loops,
+    plus the proxy's CPU seconds per 100,000 requests."""
+    timeout_s = WARMUP_S + duration_s + TIMEOUT_S
+    if clients == 1:
+        result = run_client(subject, timeout_s, rate_one, duration_s)
+    else:
+        result = run_client(subject, timeout_s, rate_many, clients, duration_s)
     if not result["requests"]:
         raise MeasureError(f"no replies in {duration_s:.0f} s "
                            f"({result['lost']} requests timed out)")

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DockerProxy.Hosting;
 
 namespace DockerProxy.Cli;
@@ -42,36 +43,28 @@ internal sealed class SettingReader
     }
 
     /// <summary>A positive Go duration ("90s", "5m").</summary>
-    internal TimeSpan? Duration(string flag, TimeSpan? fallback)
-    {
-        if (Read(flag, out string source) is not string text)
-        {
-            return fallback;
-        }
-
-        if (GoDuration.TryParse(text, out TimeSpan value) && value > TimeSpan.Zero)
-        {
-            return value;
-        }
-
-        Problems.Add($"invalid {source} \"{text}\": must be a positive Go duration such as 90s or 5m");
-        return fallback;
-    }
+    internal TimeSpan? Duration(string flag, TimeSpan? fallback) =>
+        Duration(flag, fallback, TimeSpan.FromTicks(1), TimeSpan.MaxValue, "a positive Go duration such as 90s or 5m");
 
     /// <summary>A Go duration from zero (off) up to max.</summary>
-    internal TimeSpan ZeroOrDuration(string flag, TimeSpan fallback, TimeSpan max)
+    internal TimeSpan ZeroOrDuration(string flag, TimeSpan fallback, TimeSpan max) =>
+        Duration(flag, fallback, TimeSpan.Zero, max, "a Go duration from 0 to {0}ms, such as 50us")!.Value;
+
+    // EXPECTED, formatted with max in milliseconds, is built only for a problem.
+    private TimeSpan? Duration(string flag, TimeSpan? fallback, TimeSpan min, TimeSpan max, string expected)
     {
         if (Read(flag, out string source) is not string text)
         {
             return fallback;
         }
 
-        if (GoDuration.TryParse(text, out TimeSpan value) && value >= TimeSpan.Zero && value <= max)
+        if (GoDuration.TryParse(text, out TimeSpan value) && value >= min && value <= max)
         {
             return value;
         }
 
-        Problems.Add($"invalid {source} \"{text}\": must be a Go duration from 0 to {max.TotalMilliseconds}ms, such as 50us");
+        string must = string.Format(CultureInfo.InvariantCulture, expected, max.TotalMilliseconds);
+        Problems.Add($"invalid {source} \"{text}\": must be {must}");
         return fallback;
     }
 

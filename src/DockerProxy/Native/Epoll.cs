@@ -9,7 +9,6 @@ namespace DockerProxy.Native;
 /// </summary>
 internal static unsafe partial class Epoll
 {
-    internal const int CloExec = 0x80000;
     internal const int CtlAdd = 1;
     internal const int CtlDel = 2;
     internal const uint In = 0x001;

@@ -8,10 +8,11 @@ namespace DockerProxy.Relay.Tcp;
 /// <summary>
 /// One direction copied with splice(2): source socket -> pipe -> destination socket, the bytes never
 /// entering the process (the original does the same through Go's io.Copy). Readiness comes from the
-/// .NET socket engine, so no thread blocks: a zero-byte receive waits until the source is readable,
-/// and when the destination is full, the next byte is taken out of the pipe and sent with
-/// SendAsync, which waits until the destination is writable again. A pipe is rented only while
-/// bytes are in flight. Where splice cannot be used (no fd for a pipe, a socket type that refuses
+/// .NET socket engine, so no thread blocks: a receive into a 512-byte buffer waits until the source
+/// is readable, and a small message is sent on from that buffer (recv + send, cheaper than two
+/// splices); only when the buffer comes back full does the rest go through a pipe. When the
+/// destination is full, the next byte is taken out of the pipe and sent with SendAsync, which
+/// waits until the destination is writable again. A pipe is rented only while bytes are in flight. Where splice cannot be used (no fd for a pipe, a socket type that refuses
 /// it) the direction continues on the Pipelines copy from where it stands.
 /// </summary>
 internal sealed class SpliceDirection : IRelayDirection
@@ -51,8 +52,7 @@ internal sealed class SpliceDirection : IRelayDirection
             {
                 // Wait for data (or EOF) with a small buffer and no pipe: a small message (the
                 // common case in request/response traffic) is then sent on from it, recv + send;
-                // only what does not fit, or what the destination cannot take at once, goes on
-                // through a pipe.
+                // only when the buffer came back full does the rest go through a pipe.
                 int received = await _source.ReceiveAsync(_small, SocketFlags.None);
                 Outcome small = await SendSmallAsync(received);
                 if (small == Outcome.Drained)
@@ -60,16 +60,10 @@ internal sealed class SpliceDirection : IRelayDirection
                     continue;
                 }
 
-                if (small == Outcome.SourceEnded)
+                if (small != Outcome.More)
                 {
-                    HalfClose.End(_source, _destination, destinationFailed: false);
-                    return;
-                }
-
-                if (small == Outcome.DestinationFailed)
-                {
-                    destinationFailed = true;
-                    HalfClose.End(_source, _destination, destinationFailed: true);
+                    destinationFailed = small == Outcome.DestinationFailed;
+                    HalfClose.End(_source, _destination, destinationFailed);
                     return;
                 }
 
@@ -125,8 +119,9 @@ internal sealed class SpliceDirection : IRelayDirection
         await _fallback.RunAsync();
     }
 
-    // Sends on what the small buffer received. Drained: all of it went and the source had no
-    // more; Unsupported here means "more may be waiting": the caller goes on with splice.
+    // Sends on what the small buffer received: Drained when all of it went and the buffer was not
+    // full, More when it was (more may be waiting: the caller goes on with splice). What the
+    // destination cannot take at once is sent when it can (the socket engine waits for room).
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> SendSmallAsync(int received)
     {
@@ -135,9 +130,8 @@ internal sealed class SpliceDirection : IRelayDirection
             return Outcome.SourceEnded;
         }
 
-        byte[] buffer = _small;
         _activity?.Touch();
-        nint sent = SendSmall(buffer, received);
+        nint sent = SendSmall(received);
         if (sent < 0)
         {
             if (Marshal.GetLastPInvokeError() != Libc.EAgain)
@@ -148,44 +142,28 @@ internal sealed class SpliceDirection : IRelayDirection
             sent = 0;
         }
 
-        _spliced += sent;
         if (sent < received)
         {
-            // The destination is full: the rest waits in a pipe, sent as the destination drains.
-            SplicePipe? pipe = _pipes.Rent();
-            if (pipe is null || WriteToPipe(pipe, buffer, (int)sent, (int)(received - sent)) != received - sent)
+            try
             {
-                pipe?.Dispose();
+                _ = await _destination.SendAsync(_small.AsMemory((int)sent, received - (int)sent), SocketFlags.None);
+            }
+            catch (SocketException)
+            {
                 return Outcome.DestinationFailed;
             }
-
-            bool drained = await DrainAsync(pipe, received - sent);
-            if (!drained)
-            {
-                pipe.Dispose();
-                return Outcome.DestinationFailed;
-            }
-
-            _pipes.Return(pipe);
         }
 
-        return received < SmallBytes ? Outcome.Drained : Outcome.Unsupported;
+        _spliced += received;
+        return received < SmallBytes ? Outcome.Drained : Outcome.More;
     }
 
-    private unsafe nint SendSmall(byte[] buffer, nint count)
+    private unsafe nint SendSmall(int count)
     {
         using var destination = new FdLease(_destination);
-        fixed (byte* data = buffer)
+        fixed (byte* data = _small)
         {
             return destination.Fd < 0 ? Fail() : Libc.Send(destination.Fd, data, count, Libc.MsgDontWait | Libc.MsgNoSignal);
-        }
-    }
-
-    private static unsafe nint WriteToPipe(SplicePipe pipe, byte[] buffer, int offset, int count)
-    {
-        fixed (byte* data = buffer)
-        {
-            return Libc.Write(pipe.WriteFd, data + offset, count);
         }
     }
 
@@ -295,6 +273,7 @@ internal sealed class SpliceDirection : IRelayDirection
     private enum Outcome
     {
         Drained,
+        More,
         SourceEnded,
         DestinationFailed,
         Unsupported,

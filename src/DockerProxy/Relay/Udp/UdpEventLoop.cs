@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using DockerProxy.Metrics;
 using DockerProxy.Native;
 
 namespace DockerProxy.Relay.Udp;
@@ -81,7 +82,7 @@ internal sealed unsafe class UdpEventLoop
 
     private UdpEventLoop()
     {
-        _epoll = Epoll.Create(Epoll.CloExec);
+        _epoll = Epoll.Create(Libc.OCloExec); // EPOLL_CLOEXEC is O_CLOEXEC
         if (_epoll < 0)
         {
             throw new SocketException(Marshal.GetLastPInvokeError());
@@ -185,18 +186,6 @@ internal sealed unsafe class UdpEventLoop
                 _members[slot] = null;
                 _generations[slot]++;
                 _free[_freeCount++] = slot;
-            }
-        }
-    }
-
-    /// <summary>Sockets watched now (listeners and sessions), for tests.</summary>
-    internal int MemberCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _used - _freeCount;
             }
         }
     }
@@ -425,7 +414,7 @@ internal sealed unsafe class UdpEventLoop
 
             for (int i = start; i < start + sent; i++)
             {
-                UdpRelay.ReplySent((int)_txIov[i].Length);
+                ProxyMetrics.BytesToClient.Add((long)_txIov[i].Length);
             }
 
             start += sent;

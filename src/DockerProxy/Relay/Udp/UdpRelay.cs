@@ -204,9 +204,6 @@ internal sealed class UdpRelay : LoopMember, IRelay
         // WouldBlock: nothing after all; Transient: ICMP from the backend, not relayed.
     }
 
-    /// <summary>The loop sent a reply of this relay.</summary>
-    internal static void ReplySent(int length) => ProxyMetrics.BytesToClient.Add(length);
-
     /// <summary>The loop could not send a reply of this relay.</summary>
     internal void ReplyDropped(in UdpEndpoint client, int errno) => Log.UdpReplyDropped(_logger, client, Errno.Text(errno));
 
