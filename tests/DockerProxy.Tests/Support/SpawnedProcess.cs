@@ -14,6 +14,7 @@ internal sealed class SpawnedProcess : IAsyncDisposable
     private readonly int _statusFd;
     private readonly int _stderrFd;
     private readonly Task<string> _stderr;
+    private readonly List<byte> _stderrSoFar = [];
     private readonly int _stdoutFd;
     private readonly Task<string> _stdout;
     private int? _exit;
@@ -24,8 +25,8 @@ internal sealed class SpawnedProcess : IAsyncDisposable
         _statusFd = statusFd;
         _stderrFd = stderrFd;
         _stdoutFd = stdoutFd;
-        _stderr = stderrFd >= 0 ? OnOwnThread(() => ReadAll(stderrFd)) : Task.FromResult(string.Empty);
-        _stdout = stdoutFd >= 0 ? OnOwnThread(() => ReadAll(stdoutFd)) : Task.FromResult(string.Empty);
+        _stderr = stderrFd >= 0 ? OnOwnThread(() => ReadAll(stderrFd, _stderrSoFar)) : Task.FromResult(string.Empty);
+        _stdout = stdoutFd >= 0 ? OnOwnThread(() => ReadAll(stdoutFd, [])) : Task.FromResult(string.Empty);
     }
 
     internal int Pid { get; }
@@ -199,6 +200,36 @@ internal sealed class SpawnedProcess : IAsyncDisposable
         return await _stderr.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>
+    /// Waits, bounded in time (default 10 s), until what the process has written to stderr so far
+    /// satisfies done, while it runs; returns that text. On timeout the exception carries it.
+    /// </summary>
+    internal async Task<string> WaitForStderrAsync(Func<string, bool> done, TimeSpan? timeout = null)
+    {
+        TimeSpan limit = timeout ?? TimeSpan.FromSeconds(10);
+        long start = Environment.TickCount64;
+        while (true)
+        {
+            string text;
+            lock (_stderrSoFar)
+            {
+                text = Encoding.UTF8.GetString([.. _stderrSoFar]);
+            }
+
+            if (done(text))
+            {
+                return text;
+            }
+
+            if (Environment.TickCount64 - start > limit.TotalMilliseconds)
+            {
+                throw new TimeoutException($"process {Pid}: stderr not as expected after {limit}:\n{text}");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>Stdout as captured until the process exited (with <see cref="SpawnOptions.CaptureStdout"/>).</summary>
     internal async Task<string> StdoutAsync(TimeSpan? timeout = null)
     {
@@ -316,9 +347,11 @@ internal sealed class SpawnedProcess : IAsyncDisposable
         return p;
     }
 
-    private static unsafe byte[] ReadBytes(int fd)
+    private static byte[] ReadBytes(int fd) => ReadBytes(fd, []);
+
+    // Reads fd to its end into result, which others may read meanwhile under its lock.
+    private static unsafe byte[] ReadBytes(int fd, List<byte> result)
     {
-        var result = new List<byte>();
         byte* buffer = stackalloc byte[4096];
         while (true)
         {
@@ -330,15 +363,18 @@ internal sealed class SpawnedProcess : IAsyncDisposable
                     continue; // EINTR
                 }
 
-                return [.. result];
+                lock (result)
+                {
+                    return [.. result];
+                }
             }
 
-            for (int i = 0; i < n; i++)
+            lock (result)
             {
-                result.Add(buffer[i]);
+                result.AddRange(new ReadOnlySpan<byte>(buffer, (int)n));
             }
         }
     }
 
-    private static string ReadAll(int fd) => Encoding.UTF8.GetString(ReadBytes(fd));
+    private static string ReadAll(int fd, List<byte> live) => Encoding.UTF8.GetString(ReadBytes(fd, live));
 }

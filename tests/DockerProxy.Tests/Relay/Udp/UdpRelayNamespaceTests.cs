@@ -73,14 +73,19 @@ public sealed class UdpRelayNamespaceTests
             (await Datagrams.TryReceiveAsync(client, TimeSpan.FromMilliseconds(300))).Should().BeNull("there is no container to answer");
         }
 
+        // The drops are logged as the relay takes the datagrams: wait for all three (on a busy
+        // machine the relay may take them later than the 300 ms above) before stopping it.
+        await proxy.WaitForStderrAsync(log => DropLines(log) >= 3, Datagrams.Patience);
         proxy.HasExited.Should().BeFalse("the relay goes on");
         proxy.Signal(Posix.SigTerm);
         (await proxy.WaitForExitAsync()).Should().Be(0);
         string log = await proxy.StderrAsync();
-        log.Split('\n').Count(line => line.Contains("Dropped a datagram", StringComparison.Ordinal) && line.Contains("NetworkUnreachable", StringComparison.Ordinal))
-            .Should().Be(3, "each datagram is dropped and logged, and the relay does not fail:\n{0}", log);
+        DropLines(log).Should().Be(3, "each datagram is dropped and logged, and the relay does not fail:\n{0}", log);
         log.Should().NotContain("failed");
     }
+
+    private static int DropLines(string log) => log.Split('\n').Count(line =>
+        line.Contains("Dropped a datagram", StringComparison.Ordinal) && line.Contains("NetworkUnreachable", StringComparison.Ordinal));
 
     // A fresh namespace with lo up; skips (or fails under CI=true) where none can be made.
     private static NetNamespace CreateNamespace()
