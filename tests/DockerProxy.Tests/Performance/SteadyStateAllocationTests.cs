@@ -51,6 +51,48 @@ public sealed partial class SteadyStateAllocationTests
         (large - small).Should().BeLessThan(BudgetBytes, "10,000 more round trips through one session");
     }
 
+    [SkippableFact]
+    public async Task Under_connection_churn_the_GC_collects_about_once_per_MiB_allocated()
+    {
+        // Each connection allocates its sockets, tasks and buffers (and, at debug, its log lines):
+        // a few KiB. The GC must not run for every few of them: the gen0 budget is 1 MiB
+        // (DockerProxy.csproj). Half of it is the bound here: with a budget misread as 100,000
+        // bytes, this run made about ten times as many collections.
+        const int Connections = 2_000;
+        const long HalfBudget = 512 * 1024;
+        await using EchoServer backend = Peers.Echo(IPAddress.Loopback);
+        var host = new IPEndPoint(IPAddress.Loopback, Peers.FreePort(IPAddress.Loopback));
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("tcp", host, backend.EndPoint, "-log-level", "debug"));
+        (await proxy.ReadStatusTextAsync()).Should().Be("0\n");
+
+        byte[] request = new byte[64];
+        byte[] reply = new byte[64];
+        for (int i = 0; i < Connections; i++)
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.ReceiveTimeout = 10_000;
+            client.Connect(host);
+            client.Send(request);
+            client.Shutdown(SocketShutdown.Send);
+            int got = 0;
+            for (int n; got < reply.Length && (n = client.Receive(reply, got, reply.Length - got, SocketFlags.None)) > 0;)
+            {
+                got += n;
+            }
+
+            got.Should().Be(reply.Length, "connection {0} is echoed", i);
+        }
+
+        proxy.Signal(Posix.SigInt);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+        Match match = GcSummary().Match(await proxy.StderrAsync());
+        match.Success.Should().BeTrue("the proxy reports its GC figures at debug when it stops");
+        long collections = long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        long allocated = long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
+        allocated.Should().BeGreaterThan(8 * HalfBudget, "{0} connections allocate enough for the bound to mean something", Connections);
+        collections.Should().BeLessThanOrEqualTo((allocated / HalfBudget) + 2, "{0} bytes were allocated", allocated);
+    }
+
     private static async Task<long> TcpRunAsync(string copyMode, int bytes)
     {
         using Socket backendListener = Peers.Listen(IPAddress.Loopback);
@@ -133,4 +175,8 @@ public sealed partial class SteadyStateAllocationTests
 
     [GeneratedRegex(@"allocated (\d+) bytes in all")]
     private static partial Regex Allocated();
+
+    // Log.GcSummary: "GC: gen0/gen1/gen2 collections, ... allocated N bytes in all".
+    [GeneratedRegex(@"GC: (\d+)/\d+/\d+ collections, .* allocated (\d+) bytes in all")]
+    private static partial Regex GcSummary();
 }
