@@ -233,6 +233,10 @@ internal sealed class MappingSet : IRelay
         }
 
         Log.Reloaded(_logger, file, bound.Count, removed.Count, _served.Count - bound.Count);
+
+        // As after start-up: reading and binding a large file leaves garbage a quiet process may
+        // keep for a long time. Reloads are rare.
+        MemoryTrim.Now();
     }
 
     // Stops accepting at once (the port is free again when this returns); a TCP relay is disposed
