@@ -150,12 +150,6 @@ internal static class ProxyProcess
             metrics?.Start(stop.Token);
             status.ReportReady();
             notifier?.Ready();
-            if (options.Mappings is not null)
-            {
-                // Setting up thousands of mappings leaves megabytes of garbage that a quiet process
-                // may not collect for a long time: one full collection, once ready.
-                MemoryTrim.Now();
-            }
             try
             {
                 await relay.RunAsync(stop.Token);

@@ -12,8 +12,6 @@ internal static unsafe partial class Epoll
     internal const int CtlAdd = 1;
     internal const int CtlDel = 2;
     internal const uint In = 0x001;
-    internal const uint Err = 0x008;
-    internal const uint Hup = 0x010;
 
     /// <summary>struct epoll_event is packed on x86-64 (12 bytes, data at 4) and naturally aligned
     /// elsewhere (16 bytes, data at 8).</summary>
@@ -50,8 +48,6 @@ internal static unsafe partial class Epoll
         byte* ev = stackalloc byte[16];
         _ = Ctl(epfd, CtlDel, fd, ev);
     }
-
-    internal static uint EventsAt(byte* events, int index) => *(uint*)(events + (index * EventSize));
 
     internal static ulong TokenAt(byte* events, int index) => *(ulong*)(events + (index * EventSize) + DataOffset);
 }

@@ -95,6 +95,9 @@ internal sealed class MappingSet : IRelay
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        // Ready now ("0\n" is out): setting up thousands of mappings left megabytes of garbage that
+        // a quiet process may not collect for a long time. One full collection, as after a reload.
+        MemoryTrim.Now();
         foreach (Served served in _served.Values)
         {
             served.Run = RunOneAsync(served);
@@ -234,8 +237,8 @@ internal sealed class MappingSet : IRelay
 
         Log.Reloaded(_logger, file, bound.Count, removed.Count, _served.Count - bound.Count);
 
-        // As after start-up: reading and binding a large file leaves garbage a quiet process may
-        // keep for a long time. Reloads are rare.
+        // As at start: reading and binding a large file leaves garbage a quiet process may keep
+        // for a long time. Reloads are rare.
         MemoryTrim.Now();
     }
 

@@ -12,8 +12,9 @@ namespace DockerProxy.Relay.Tcp;
 /// is readable, and a small message is sent on from that buffer (recv + send, cheaper than two
 /// splices); only when the buffer comes back full does the rest go through a pipe. When the
 /// destination is full, the next byte is taken out of the pipe and sent with SendAsync, which
-/// waits until the destination is writable again. A pipe is rented only while bytes are in flight. Where splice cannot be used (no fd for a pipe, a socket type that refuses
-/// it) the direction continues on the Pipelines copy from where it stands.
+/// waits until the destination is writable again. A pipe is rented only while bytes are in flight.
+/// Where splice cannot be used (no fd for a pipe, a socket type that refuses it) the direction
+/// continues on the Pipelines copy from where it stands.
 /// </summary>
 internal sealed class SpliceDirection : IRelayDirection
 {
