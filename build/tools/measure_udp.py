@@ -239,14 +239,20 @@ def start_echo():
 
 # --------------------------------------------------------------------------- rate clients
 
-def rate_one(conn, port, duration_s, proxy_pid):
-    """One client, closed loop: records every round trip of the timed window."""
+def timed_client(port):
+    """A client socket connected to PORT whose receives give up after RESEND_S. A kernel receive
+    timeout keeps one system call per receive (no poll before it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect((LOOPBACK, port))
-    # A kernel receive timeout keeps one system call per receive (no poll before it).
     seconds, fraction = divmod(RESEND_S, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                     struct.pack("ll", int(seconds), int(fraction * 1e6)))
+    return sock
+
+
+def rate_one(conn, port, duration_s, proxy_pid):
+    """One client, closed loop: records every round trip of the timed window."""
+    sock = timed_client(port)
     send, recv, clock = sock.send, sock.recv, time.perf_counter_ns
     latencies = []
     record = latencies.append
@@ -291,11 +297,7 @@ def rate_one(conn, port, duration_s, proxy_pid):
 def rate_paced(conn, port, rate, duration_s, proxy_pid):
     """One client at a fixed RATE of requests/s (sparse traffic, as most UDP services see):
     each request is sent on its slot and its reply awaited; counts the proxy's CPU meanwhile."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect((LOOPBACK, port))
-    seconds, fraction = divmod(RESEND_S, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                    struct.pack("ll", int(seconds), int(fraction * 1e6)))
+    sock = timed_client(port)
     period_ns = int(1e9 / rate)
     clock = time.perf_counter_ns
     answered = lost = 0
