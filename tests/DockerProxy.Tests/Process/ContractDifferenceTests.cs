@@ -111,7 +111,7 @@ public sealed class ContractDifferenceTests
             await Peers.ReadToEndAsync(client);
         }
 
-        await Task.Delay(100);
+        await proxy.WaitForStderrAsync(text => text.Contains("Closed", StringComparison.Ordinal));
         proxy.Signal(Posix.SigTerm);
         (await proxy.WaitForExitAsync()).Should().Be(0);
         string[] lines = (await proxy.StderrAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -156,7 +156,8 @@ public sealed class ContractDifferenceTests
         }
 
         holders.Should().ContainSingle("the engine's socket is served as it is, from one fd").Which.Should().NotBe(4, "the original fd 4 is closed after it was duplicated");
-        Directory.Exists($"/proc/{proxy.Pid}/fd/3").Should().BeFalse();
+        Directory.GetFileSystemEntries($"/proc/{proxy.Pid}/fd").Select(Path.GetFileName).Should()
+            .NotContain("3", "the status pipe is closed once 0\\n is written");
     }
 
     private static string SocketInode(int pid, int fd)

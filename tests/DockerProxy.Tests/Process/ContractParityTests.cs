@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using DockerProxy.Tests.Relay.Tcp;
 using DockerProxy.Tests.Support;
 
 namespace DockerProxy.Tests.Process;
@@ -29,7 +30,7 @@ public sealed class ContractParityTests
             (await Peers.ReadToEndAsync(client)).Should().Equal("hello"u8.ToArray());
         }
 
-        await Task.Delay(100); // the Go originals install their SIGINT handler just after writing 0\n
+        await ProxyRun.BeforeSignalAsync(which);
         proxy.Signal(Posix.SigInt);
         (await proxy.WaitForExitAsync()).Should().Be(0);
         (await Peers.IsListeningAsync(host)).Should().BeFalse("the listener is closed once the proxy exited");
@@ -44,7 +45,7 @@ public sealed class ContractParityTests
         await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(which, host, backend.EndPoint);
         using Socket open = await Peers.ConnectAsync(host); // an established connection is cut, not waited for
 
-        await Task.Delay(100);
+        await ProxyRun.BeforeSignalAsync(which);
         proxy.Signal(Posix.SigTerm);
         (await proxy.WaitForExitAsync()).Should().Be(0);
         (await Peers.NextEventAsync(open)).Should().BeOneOf("eof", "reset");
@@ -56,7 +57,7 @@ public sealed class ContractParityTests
     {
         var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
         await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(which, host, new IPEndPoint(Loopback, 9));
-        await Task.Delay(100);
+        await ProxyRun.BeforeSignalAsync(which);
         proxy.Signal(Posix.SigHup);
         (await proxy.WaitForExitAsync()).Should().Be(128 + Posix.SigHup);
     }
@@ -68,14 +69,24 @@ public sealed class ContractParityTests
         await using EchoServer backend = Peers.Echo(Loopback);
         var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
         await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(which, host, backend.EndPoint);
-        await Task.Delay(100);
+        await ProxyRun.BeforeSignalAsync(which);
         proxy.Signal(Posix.SigUsr1);
         proxy.Signal(Posix.SigUsr2);
         proxy.Signal(Posix.SigPipe);
-        await Task.Delay(300);
+
+        // A signal is acted on when one of the process's threads next returns to user space; a
+        // round trip through the proxy takes that long at least, so a fatal default would have
+        // ended it by then. SIGINT then ends it with status 0, not by any of the three.
+        using (Socket client = await Peers.ConnectAsync(host))
+        {
+            await client.SendAsync("after"u8.ToArray(), SocketFlags.None);
+            client.Shutdown(SocketShutdown.Send);
+            (await Peers.ReadToEndAsync(client)).Should().Equal("after"u8.ToArray());
+        }
 
         proxy.HasExited.Should().BeFalse();
-        (await Peers.IsListeningAsync(host)).Should().BeTrue();
+        proxy.Signal(Posix.SigInt);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
     }
 
     [SkippableTheory]
@@ -224,10 +235,11 @@ public sealed class ContractParityTests
                 backendSide.Close();
                 (await Peers.NextEventAsync(client)).Should().Be("eof");
                 client.Shutdown(SocketShutdown.Send);
-                await Task.Delay(20);
             }
 
-            await Task.Delay(100);
+            (await Poll.UntilAsync(() => TcpTable.StatesOfConnectionsFrom(host).Contains("TIME_WAIT"), Peers.Patience))
+                .Should().BeTrue("the premise: the proxy's side of a client connection sits in TIME_WAIT on the port");
+            await ProxyRun.BeforeSignalAsync(which);
             first.Signal(Posix.SigInt);
             (await first.WaitForExitAsync()).Should().Be(0);
         }
@@ -252,8 +264,9 @@ public sealed class ContractParityTests
     [MemberData(nameof(NewestImplementations))]
     public async Task Version_prints_the_original_line_format_and_exits_0(string which)
     {
-        await using SpawnedProcess proxy = ProxyRun.Start(which, ["-v"], new SpawnOptions { StderrToDevNull = true });
+        await using SpawnedProcess proxy = ProxyRun.Start(which, ["-v"], new SpawnOptions { StderrToDevNull = true, CaptureStdout = true });
         (await proxy.WaitForExitAsync()).Should().Be(0);
+        (await proxy.StdoutAsync()).Should().MatchRegex(@"^docker-proxy \(commit [0-9a-f]+\) version \S+\n$");
         (await proxy.ReadStatusAsync()).Should().BeEmpty();
     }
 
@@ -289,7 +302,7 @@ public sealed class ContractParityTests
             client.Shutdown(SocketShutdown.Send);
             (await Peers.ReadToEndAsync(client)).Should().Equal("fd4"u8.ToArray());
 
-            await Task.Delay(100);
+            await ProxyRun.BeforeSignalAsync(which);
             proxy.Signal(Posix.SigInt);
             (await proxy.WaitForExitAsync()).Should().Be(0);
         }

@@ -20,6 +20,14 @@ internal static class ProxyRun
     internal static SpawnedProcess Start(string which, IEnumerable<string> args, SpawnOptions? options = null) =>
         SpawnedProcess.Start(Binaries.Path(which), args, options);
 
+    /// <summary>
+    /// Before a stop signal: the Go originals install their handlers in a goroutine just after
+    /// they write "0\n", and nothing outside the process shows when that is done, so they get a
+    /// moment. Ours installs them before it reports ready and gets none, so that a regression
+    /// there fails.
+    /// </summary>
+    internal static Task BeforeSignalAsync(string which) => which == Binaries.Ours ? Task.CompletedTask : Task.Delay(100);
+
     /// <summary>Starts a TCP proxy host -> container and waits for "0\n" on fd 3.</summary>
     internal static async Task<SpawnedProcess> StartReadyAsync(string which, IPEndPoint host, IPEndPoint container, SpawnOptions? options = null)
     {

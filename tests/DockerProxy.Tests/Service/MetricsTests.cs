@@ -181,7 +181,7 @@ public sealed class MetricsTests
         }
 
         proxy.Signal(Posix.SigUsr1);
-        await Task.Delay(300);
+        await proxy.WaitForStderrAsync(text => text.Contains("Metrics: ", StringComparison.Ordinal));
         proxy.HasExited.Should().BeFalse("SIGUSR1 does not stop the proxy");
         (await Peers.IsListeningAsync(host)).Should().BeTrue();
         proxy.Signal(Posix.SigTerm);

@@ -43,6 +43,24 @@ internal static class TcpTable
         return states;
     }
 
+    /// <summary>The states of every socket whose local end is local (e.g. all connections on a proxied port).</summary>
+    internal static IReadOnlyList<string> StatesOfConnectionsFrom(IPEndPoint local)
+    {
+        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
+        string wanted = Encode(local);
+        var states = new List<string>();
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 3 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase))
+            {
+                states.Add(States.GetValueOrDefault(fields[3].ToUpperInvariant(), fields[3]));
+            }
+        }
+
+        return states;
+    }
+
     /// <summary>The inode of the socket listening on local, or null: the same inode is the same socket.</summary>
     internal static string? ListenerInode(IPEndPoint local)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using DockerProxy.Tests.Process;
 using DockerProxy.Tests.Support;
 
 namespace DockerProxy.Tests.Relay.Udp;
@@ -112,7 +113,7 @@ public sealed class UdpRelayParityTests
             byte[] other = Datagrams.Text($"{which} over fd 4 to 127.0.0.2");
             (await Datagrams.RoundTripAsync(second, other)).Should().Equal(other);
 
-            await Task.Delay(100); // the Go original installs its signal handler just after writing 0\n
+            await ProxyRun.BeforeSignalAsync(which);
             proxy.Signal(Posix.SigTerm);
             (await proxy.WaitForExitAsync()).Should().Be(0);
         }
