@@ -334,7 +334,7 @@ public abstract class EngineScenarios
                 await using SyscallTrace strace = await SyscallTrace.AttachAsync(proxies.Select(p => p.Pid).ToList(), engine.StateDir);
                 CommandResult result = await engine.DockerAsync(command);
                 result.ExitCode.Should().Be(0, $"docker {string.Join(' ', command)} ({result})");
-                TimeSpan? gone = await Containers.WaitGoneAsync(proxies.Select(p => p.Pid), TimeSpan.FromSeconds(2));
+                TimeSpan? gone = await Containers.WaitGoneAsync(proxies.Select(p => p.Pid), TimeSpan.FromSeconds(10));
                 gone.Should().NotBeNull($"the proxies end when docker {command[0]} returns: still running {string.Join(", ", proxies.Where(p => ProcFs.IsAlive(p.Pid)))}");
                 SyscallTrace.Trace trace = await strace.WaitAsync(TimeSpan.FromSeconds(5));
                 foreach (ProxyProcess p in proxies)
@@ -372,7 +372,7 @@ public abstract class EngineScenarios
 
             CommandResult restart = await engine.DockerAsync("restart", "-t", "1", c.Name);
             restart.ExitCode.Should().Be(0, restart.ToString());
-            (await Containers.WaitGoneAsync(before.Select(p => p.Pid), TimeSpan.FromSeconds(2))).Should().NotBeNull("the old proxies ended");
+            (await Containers.WaitGoneAsync(before.Select(p => p.Pid), TimeSpan.FromSeconds(10))).Should().NotBeNull("the old proxies ended");
             c = c with { Address = await Containers.AddressAsync(engine, c.Name) };
             await Net.WaitListeningAsync(c.Backend(80), TimeSpan.FromSeconds(20));
             List<ProxyProcess> after = Containers.ProxiesOf(engine, c);

@@ -21,6 +21,7 @@ public sealed partial class SteadyStateAllocationTests
     // round trips are 40,000 socket operations in the proxy. What remains is the process's own
     // background (the UDP sweeper's timer ticks more often in the longer run).
     private const long BudgetBytes = 64 * 1024;
+    private static readonly TimeSpan Transfer = TimeSpan.FromSeconds(60);
 
     [SkippableFact]
     public async Task A_TCP_transfer_through_splice_allocates_nothing_per_read_or_write()
@@ -103,17 +104,19 @@ public sealed partial class SteadyStateAllocationTests
 
         using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
+            // Every blocking call is bounded: a stalled relay fails the test, it does not hang it.
+            client.SendTimeout = (int)Transfer.TotalMilliseconds;
             client.Connect(host);
-            using Socket backend = backendListener.Accept();
-            var reader = new Thread(() => Drain(backend, bytes));
-            reader.Start();
+            using Socket backend = await backendListener.AcceptAsync().WaitAsync(Peers.Patience);
+            backend.ReceiveTimeout = (int)Transfer.TotalMilliseconds;
+            Task reader = Task.Factory.StartNew(() => Drain(backend, bytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             byte[] chunk = new byte[64 * 1024];
             for (int sent = 0; sent < bytes; sent += chunk.Length)
             {
                 client.Send(chunk);
             }
 
-            reader.Join(TimeSpan.FromSeconds(60)).Should().BeTrue("the backend received everything");
+            await reader.WaitAsync(Transfer);
         }
 
         return await AllocatedAtStopAsync(proxy);

@@ -5,7 +5,9 @@ namespace DockerProxy.Tests.Service;
 
 /// <summary>
 /// A backend that sends every client the same known bytes in chunks with a pause between them, then
-/// closes: a download whose duration the test chooses. Runs until disposed.
+/// closes: a download whose duration the test chooses. Held, it sends the first chunk and the rest
+/// only after <see cref="Release"/>: a download that is still going for as long as the test needs.
+/// Runs until disposed.
 /// </summary>
 internal sealed class PacedSource : IAsyncDisposable
 {
@@ -14,9 +16,11 @@ internal sealed class PacedSource : IAsyncDisposable
     private readonly TimeSpan _pause;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly TaskCompletionSource? _released;
 
-    internal PacedSource(int totalBytes, int chunk, TimeSpan pause)
+    internal PacedSource(int totalBytes, int chunk, TimeSpan pause, bool held = false)
     {
+        _released = held ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
         Payload = new byte[totalBytes];
         new Random(7).NextBytes(Payload);
         _chunk = chunk;
@@ -29,6 +33,9 @@ internal sealed class PacedSource : IAsyncDisposable
     internal byte[] Payload { get; }
 
     internal IPEndPoint EndPoint { get; }
+
+    /// <summary>A held source sends the rest of every download from now on.</summary>
+    internal void Release() => _released?.TrySetResult();
 
     private async Task AcceptAsync()
     {
@@ -61,6 +68,11 @@ internal sealed class PacedSource : IAsyncDisposable
                 {
                     int count = Math.Min(_chunk, Payload.Length - offset);
                     await client.SendAsync(Payload.AsMemory(offset, count), SocketFlags.None, _stop.Token);
+                    if (offset == 0 && _released is not null)
+                    {
+                        await _released.Task.WaitAsync(_stop.Token);
+                    }
+
                     await Task.Delay(_pause, _stop.Token);
                 }
 

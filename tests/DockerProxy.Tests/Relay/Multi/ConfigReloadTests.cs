@@ -144,7 +144,7 @@ public sealed class ConfigReloadTests : IDisposable
         // A file that does not read leaves everything as it was, and later reloads still work.
         Write("mappings", Line(kept, keptBackend) + Line(added, addedBackend) + Line(rejected, addedBackend) + "tcp:nonsense\n");
         proxy.Signal(Posix.SigHup);
-        await Task.Delay(TimeSpan.FromSeconds(1)); // no outcome to wait for: a failed reload changes nothing
+        await proxy.WaitForStderrAsync(text => text.Contains($"{config} line 4: invalid mapping", StringComparison.Ordinal));
         proxy.HasExited.Should().BeFalse();
         TcpTable.ListenerInode(rejected).Should().BeNull("nothing of a bad file is applied");
         TcpTable.ListenerInode(kept).Should().Be(keptInode);

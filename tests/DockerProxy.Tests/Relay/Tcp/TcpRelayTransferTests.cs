@@ -77,29 +77,43 @@ public sealed class TcpRelayTransferTests
         using (backend)
         {
             client.NoDelay = true;
+            client.SendBufferSize = 4096; // the sender is held up soon after the relay is
             client.SendTimeout = (int)Bulk.TotalMilliseconds;
             byte[] all = Wire.Seeded(7, Messages * MessageSize);
-            var sender = new Thread(() =>
-            {
-                for (int i = 0; i < Messages; i++)
+            int sent = 0;
+
+            // A task, not a bare thread: a send that fails (the relay stalled past the timeout, or
+            // the socket was disposed when the test failed first) fails this test, not the host.
+            Task sender = Task.Factory.StartNew(
+                () =>
                 {
-                    client.Send(all, i * MessageSize, MessageSize, SocketFlags.None);
-                    long until = System.Diagnostics.Stopwatch.GetTimestamp() + (GapTicks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond);
-                    while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                    for (int i = 0; i < Messages; i++)
                     {
-                        Thread.SpinWait(10);
+                        client.Send(all, i * MessageSize, MessageSize, SocketFlags.None);
+                        Volatile.Write(ref sent, i + 1);
+                        long until = System.Diagnostics.Stopwatch.GetTimestamp() + (GapTicks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond);
+                        while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                        {
+                            Thread.SpinWait(10);
+                        }
                     }
-                }
 
-                client.Shutdown(SocketShutdown.Send);
-            });
-            sender.Start();
+                    client.Shutdown(SocketShutdown.Send);
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
 
-            // Stall for a while, then read everything.
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            // Wait until the sender is held up: every buffer on the way is full, so the relay has
+            // had to keep part of a message for later. Only then does the backend read. Held up,
+            // not stopped: the kernel compacts the backend's queue of small segments now and then,
+            // which lets a trickle through (about 130 messages/s against 30,000 before).
+            bool heldUp = await HeldUpAsync(() => Volatile.Read(ref sent), fewerThan: 500);
+            heldUp.Should().BeTrue("the sender must be held up by the full backend before it reads");
+            Volatile.Read(ref sent).Should().BeLessThan(Messages, "the backend's buffers fill before the last message");
             using var cts = new CancellationTokenSource(Bulk);
             (long count, byte[] hash) = await Wire.ReceiveHashedAsync(backend, cts.Token).WaitAsync(Bulk);
-            sender.Join(Bulk).Should().BeTrue("the sender finishes once the backend reads");
+            await sender.WaitAsync(Bulk);
 
             count.Should().Be(all.Length);
             hash.Should().Equal(System.Security.Cryptography.SHA256.HashData(all), "every message arrives, whole and in order");
@@ -151,5 +165,24 @@ public sealed class TcpRelayTransferTests
         await Wire.SendAllAsync(client, payload, cancellationToken);
         client.Shutdown(SocketShutdown.Send);
         return await echoed;
+    }
+
+    // Whether progress slows to fewer than the given count in a quarter of a second (20 s at most).
+    private static async Task<bool> HeldUpAsync(Func<long> progress, long fewerThan)
+    {
+        long last = progress();
+        for (int i = 0; i < 80; i++)
+        {
+            await Task.Delay(250);
+            long now = progress();
+            if (now - last < fewerThan)
+            {
+                return true;
+            }
+
+            last = now;
+        }
+
+        return false;
     }
 }

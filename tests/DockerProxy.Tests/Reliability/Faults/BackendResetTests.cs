@@ -66,7 +66,7 @@ public sealed class BackendResetTests(ITestOutputHelper output)
 
             if (when == Stalled)
             {
-                (await StallsAsync(() => Volatile.Read(ref sent))).Should().BeTrue("a backend that stops reading stalls the upload");
+                (await Progress.StallsAsync(() => Volatile.Read(ref sent))).Should().BeTrue("a backend that stops reading stalls the upload");
                 resetNow.SetResult();
             }
 
@@ -82,21 +82,5 @@ public sealed class BackendResetTests(ITestOutputHelper output)
         output.WriteLine($"fds at idle: {idle.Count} ({idle.Summary()}); after: {after.Count} ({after.Summary()})");
         after.Count.Should().BeLessThanOrEqualTo(idle.Count, "both legs and any pipe holding bytes are closed (idle: {0}; now: {1})", idle.Summary(), after.Summary());
         proxy.HasExited.Should().BeFalse();
-    }
-
-    /// <summary>Whether progress stops changing for 20 samples 50 ms apart (20 s at most).</summary>
-    private static async Task<bool> StallsAsync(Func<long> progress)
-    {
-        long last = -1;
-        int unchanged = 0;
-        for (int i = 0; i < 400 && unchanged < 20; i++)
-        {
-            await Task.Delay(50);
-            long now = progress();
-            unchanged = now == last ? unchanged + 1 : 0;
-            last = now;
-        }
-
-        return unchanged >= 20;
     }
 }
