@@ -19,7 +19,7 @@ internal static class InheritedListener
     internal static Socket Adopt(string proto, int fd)
     {
         string origin = fd == Fd ? "-use-listen-fd" : "socket activation";
-        if (!Libc.IsOpen(fd))
+        if (!InheritedFds.Passed(fd))
         {
             throw new StartupException($"{origin}: no listener on fd {fd}: {Errno.Text(Libc.EBadF)}");
         }

@@ -19,13 +19,13 @@ internal sealed class StatusPipe
     /// <summary>Whether a status channel was inherited.</summary>
     internal bool IsPresent { get; }
 
-    /// <summary>Looks at fd 3: open and not a socket means a status channel from the parent.</summary>
+    /// <summary>Looks at fd 3: passed by the parent and not a socket means a status channel.</summary>
     internal static StatusPipe Open() => Open(socketActivated: false);
 
     /// <summary>Under socket activation fd 3 is the listener (<see cref="SocketActivation"/>): no status pipe.</summary>
     internal static StatusPipe Open(bool socketActivated)
     {
-        bool present = !socketActivated && Libc.IsOpen(Fd) && Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoType) is null;
+        bool present = !socketActivated && InheritedFds.Passed(Fd) && Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoType) is null;
         return new StatusPipe(present);
     }
 

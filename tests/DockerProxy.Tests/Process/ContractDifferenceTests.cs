@@ -21,7 +21,7 @@ public sealed class ContractDifferenceTests
         await using EchoServer backend = Peers.Echo(Loopback);
         var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
         await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("tcp", host, backend.EndPoint),
-            new SpawnOptions { StatusPipe = false });
+            new SpawnOptions { StatusPipe = false, CaptureStdout = true });
 
         Socket? client = null;
         for (int attempt = 0; attempt < 200 && client is null; attempt++)
@@ -47,6 +47,18 @@ public sealed class ContractDifferenceTests
         proxy.Signal(Posix.SigInt);
         (await proxy.WaitForExitAsync()).Should().Be(0);
         (await proxy.StderrAsync()).Should().NotBeEmpty("a proxy run by hand logs to stderr");
+        (await proxy.StdoutAsync()).Should().BeEmpty("without fd 3 there is no status to write, least of all to stdout (where the runtime's own fd 3 points)");
+    }
+
+    [SkippableFact]
+    public async Task With_use_listen_fd_and_no_fd_4_the_start_fails_on_fd_3()
+    {
+        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        await using SpawnedProcess proxy = ProxyRun.Start(Binaries.Ours, ProxyRun.EngineArgs("tcp", host, new IPEndPoint(Loopback, 9), "-use-listen-fd"),
+            new SpawnOptions { StderrToDevNull = true });
+        (await proxy.ReadStatusTextAsync()).Should().Be("1\n-use-listen-fd: no listener on fd 4: bad file descriptor",
+            "the fd the runtime opens for itself at 4 is not taken for one the engine passed");
+        (await proxy.WaitForExitAsync()).Should().Be(1);
     }
 
     [SkippableTheory]
