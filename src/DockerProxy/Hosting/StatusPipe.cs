@@ -19,6 +19,12 @@ internal sealed class StatusPipe
     /// <summary>Whether a status channel was inherited.</summary>
     internal bool IsPresent { get; }
 
+    /// <summary>Whether the status was written (or would have been, had there been a channel).</summary>
+    internal bool HasReported => Volatile.Read(ref _state) != 0;
+
+    /// <summary>The process's status channel, once <see cref="Open(bool)"/> has looked at fd 3.</summary>
+    internal static StatusPipe? Current { get; private set; }
+
     /// <summary>Looks at fd 3: passed by the parent and not a socket means a status channel.</summary>
     internal static StatusPipe Open() => Open(socketActivated: false);
 
@@ -26,7 +32,9 @@ internal sealed class StatusPipe
     internal static StatusPipe Open(bool socketActivated)
     {
         bool present = !socketActivated && InheritedFds.Passed(Fd) && Libc.GetIntOption(Fd, Libc.SolSocket, Libc.SoType) is null;
-        return new StatusPipe(present);
+        var pipe = new StatusPipe(present);
+        Current = pipe;
+        return pipe;
     }
 
     /// <summary>Reports a successful start: "0\n".</summary>
@@ -41,7 +49,7 @@ internal sealed class StatusPipe
 
     private unsafe void Report(ReadOnlySpan<byte> status)
     {
-        if (!IsPresent || Interlocked.Exchange(ref _state, 1) != 0)
+        if (Interlocked.Exchange(ref _state, 1) != 0 || !IsPresent)
         {
             return;
         }

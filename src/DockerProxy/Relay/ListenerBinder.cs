@@ -19,10 +19,11 @@ internal static class ListenerBinder
     internal static Socket BindTcp(IPEndPoint endPoint)
     {
         string network = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? "tcp6" : "tcp4";
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket? socket = null;
         string step = "socket";
         try
         {
+            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp); // EMFILE, EAFNOSUPPORT
             // Raw SO_REUSEADDR: .NET's ReuseAddress option also sets SO_REUSEPORT on Linux, which
             // would let a second proxy bind the same port silently.
             socket.SetRawSocketOption(Libc.SolSocket, Libc.SoReuseAddr, BitConverter.GetBytes(1));
@@ -39,7 +40,7 @@ internal static class ListenerBinder
         }
         catch (SocketException e)
         {
-            socket.Dispose();
+            socket?.Dispose();
             // The newest original's wording: "failed to listen on A: listen tcp4 A: bind: address already in use".
             throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: {step}: {Errno.Text(e)}", e);
         }

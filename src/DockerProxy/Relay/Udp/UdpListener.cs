@@ -50,22 +50,25 @@ internal sealed unsafe class UdpListener : IDisposable
     internal static UdpListener Bind(IPEndPoint endPoint)
     {
         bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        Socket? socket = null;
+        string step = "socket";
         try
         {
+            socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp); // EMFILE, EAFNOSUPPORT
             if (v6)
             {
                 socket.DualMode = false;
             }
 
+            step = "bind";
             socket.Bind(endPoint);
             return new UdpListener(socket, v6);
         }
         catch (SocketException e)
         {
-            socket.Dispose();
+            socket?.Dispose();
             string network = v6 ? "udp6" : "udp4";
-            throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: bind: {Errno.Text(e)}", e);
+            throw new StartupException($"failed to listen on {endPoint}: listen {network} {endPoint}: {step}: {Errno.Text(e)}", e);
         }
     }
 
