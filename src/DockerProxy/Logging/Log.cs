@@ -48,7 +48,7 @@ internal static partial class Log
     internal static partial void UdpSessionEvicted(ILogger logger, EndPoint listen, UdpEndpoint client, int limit, int suppressed);
 
     [LoggerMessage(EventIds.UdpDropped, LogLevel.Debug, "Dropped a datagram from {Client}: {Error}")]
-    internal static partial void UdpDropped(ILogger logger, UdpEndpoint client, SocketError error);
+    internal static partial void UdpDropped(ILogger logger, UdpEndpoint client, string error);
 
     [LoggerMessage(EventIds.UdpReplyDropped, LogLevel.Debug, "Dropped a reply to {Client}: {Error}")]
     internal static partial void UdpReplyDropped(ILogger logger, UdpEndpoint client, string error);

@@ -62,6 +62,7 @@ internal static unsafe partial class Libc
     internal static readonly nint SigIgn = 1;
 
     internal const int EBadF = 9;
+    internal const int ENotSock = 88;
     internal const int EIntr = 4;
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]

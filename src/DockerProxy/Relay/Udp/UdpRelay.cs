@@ -157,15 +157,15 @@ internal sealed class UdpRelay : LoopMember, IRelay
 
         // A stale ICMP port-unreachable from an earlier datagram is reported on the next send: it
         // says nothing about this one. Send again, once.
-        int sent = DatagramIo.TrySend(session.Backend, datagram);
+        int sent = DatagramIo.TrySend(session.Backend, datagram, out int errno);
         if (sent == DatagramIo.Transient)
         {
-            sent = DatagramIo.TrySend(session.Backend, datagram);
+            sent = DatagramIo.TrySend(session.Backend, datagram, out errno);
         }
 
         if (sent == DatagramIo.Closed)
         {
-            // Expired by the sweeper at this very moment, or broken: the client is still here.
+            // Expired by the sweeper at this very moment: the client is still here.
             Discard(session);
             session = Open(client, now);
             if (session is null)
@@ -174,13 +174,15 @@ internal sealed class UdpRelay : LoopMember, IRelay
             }
 
             session.Local = local;
-            sent = DatagramIo.TrySend(session.Backend, datagram);
+            sent = DatagramIo.TrySend(session.Backend, datagram, out errno);
         }
 
         if (sent != 0)
         {
             // WouldBlock: a 1 MiB send buffer to the backend is full; the loop does not wait.
-            Log.UdpDropped(_logger, client, sent == DatagramIo.WouldBlock ? SocketError.WouldBlock : SocketError.SocketError);
+            // Dropped: this datagram cannot go (too large for the container's family, no route,
+            // a firewall); the session and its source port stay for the next one.
+            Log.UdpDropped(_logger, client, Errno.Text(errno));
         }
         else
         {
@@ -220,7 +222,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
             UdpSession? oldest = _sessions.RemoveOldest();
             if (oldest is null)
             {
-                Log.UdpDropped(_logger, client, e.SocketErrorCode);
+                Log.UdpDropped(_logger, client, Errno.Text(e));
                 return null;
             }
 
@@ -231,14 +233,14 @@ internal sealed class UdpRelay : LoopMember, IRelay
             }
             catch (SocketException again)
             {
-                Log.UdpDropped(_logger, client, again.SocketErrorCode);
+                Log.UdpDropped(_logger, client, Errno.Text(again));
                 return null;
             }
         }
         catch (SocketException e)
         {
             // No route to the container, or the like: this datagram cannot go; the others can.
-            Log.UdpDropped(_logger, client, e.SocketErrorCode);
+            Log.UdpDropped(_logger, client, Errno.Text(e));
             return null;
         }
 
@@ -248,7 +250,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
         {
             // Out of epoll watches (fs.epoll.max_user_watches): the client is not served.
             backend.Dispose();
-            Log.UdpDropped(_logger, client, new SocketException(error).SocketErrorCode);
+            Log.UdpDropped(_logger, client, Errno.Text(error));
             return null;
         }
 

@@ -35,4 +35,23 @@ public sealed class UdpRelayDatagramSizeTests
         reply.Should().NotBeNull("the echo of a {0}-byte datagram comes back", size);
         reply.Should().Equal(payload, "the client receives the reply whole");
     }
+
+    [Fact]
+    public async Task A_datagram_too_large_for_the_containers_family_is_dropped_and_the_session_keeps_its_source_port()
+    {
+        // 65,527 bytes fit IPv6 but not IPv4: sent on to an IPv4 container it fails with EMSGSIZE.
+        // That concerns this datagram only; the client's session, and the source port the
+        // container knows it by, stay.
+        await using UdpEcho backend = UdpEcho.Start(IPAddress.Loopback);
+        await using UdpRelayHost relay = UdpRelayHost.Start(backend.EndPoint, IPAddress.IPv6Loopback);
+        using Socket client = Datagrams.Connect(relay.EndPoint);
+
+        (await Datagrams.RoundTripAsync(client, Datagrams.Text("before"))).Should().Equal(Datagrams.Text("before"));
+        _ = await client.SendAsync(Datagrams.Seeded(Datagrams.MaxIPv6Payload, 1), SocketFlags.None).WaitAsync(Datagrams.Patience);
+        (await Datagrams.RoundTripAsync(client, Datagrams.Text("after"))).Should().Equal(Datagrams.Text("after"), "the next datagram goes through");
+
+        ReceivedDatagram[] received = backend.Received();
+        received.Select(d => Datagrams.Text(d.Payload)).Should().Equal(["before", "after"], "the oversized datagram could not reach an IPv4 container");
+        received[1].From.Should().Be(received[0].From, "the session was kept: the container sees the client at the same source port");
+    }
 }

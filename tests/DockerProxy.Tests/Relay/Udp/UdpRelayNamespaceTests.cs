@@ -85,7 +85,7 @@ public sealed class UdpRelayNamespaceTests
     }
 
     private static int DropLines(string log) => log.Split('\n').Count(line =>
-        line.Contains("Dropped a datagram", StringComparison.Ordinal) && line.Contains("NetworkUnreachable", StringComparison.Ordinal));
+        line.Contains("Dropped a datagram", StringComparison.Ordinal) && line.Contains("network is unreachable", StringComparison.Ordinal));
 
     // A fresh namespace with lo up; skips (or fails under CI=true) where none can be made.
     private static NetNamespace CreateNamespace()
