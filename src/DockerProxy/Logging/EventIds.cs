@@ -16,6 +16,7 @@ internal static class EventIds
     internal const int AcceptFailed = 203;
     internal const int ConnectionLimitReached = 204;
     internal const int ConnectionIdle = 205;
+    internal const int BackendUnreachable = 206;
 
     internal const int UdpSessionOpened = 300;
     internal const int UdpSessionExpired = 301;
@@ -23,6 +24,7 @@ internal static class EventIds
     internal const int UdpDropped = 303;
     internal const int UdpReplyDropped = 304;
     internal const int UdpBuffers = 305;
+    internal const int UdpDroppedReported = 306;
 
     // 4xx: running as a service (systemd, drain, metrics).
     internal const int Draining = 400;

@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(EventIds.BackendDialFailed, LogLevel.Debug, "Backend {Container} refused {Client}: {Error}")]
     internal static partial void BackendDialFailed(ILogger logger, EndPoint container, EndPoint? client, SocketError error);
 
+    [LoggerMessage(EventIds.BackendUnreachable, LogLevel.Warning, "Can't forward traffic to backend {Container}: {Error} ({Suppressed} more since the last report)")]
+    internal static partial void BackendUnreachable(ILogger logger, EndPoint container, string error, int suppressed);
+
     [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Debug, "Closed {Client}: {ToContainer} bytes to the container, {ToClient} bytes back")]
     internal static partial void ConnectionClosed(ILogger logger, EndPoint? client, long toContainer, long toClient);
 
@@ -49,6 +52,9 @@ internal static partial class Log
 
     [LoggerMessage(EventIds.UdpDropped, LogLevel.Debug, "Dropped a datagram from {Client}: {Error}")]
     internal static partial void UdpDropped(ILogger logger, UdpEndpoint client, string error);
+
+    [LoggerMessage(EventIds.UdpDroppedReported, LogLevel.Warning, "Dropped a datagram from {Client}: {Error} ({Suppressed} more since the last report)")]
+    internal static partial void UdpDroppedReported(ILogger logger, UdpEndpoint client, string error, int suppressed);
 
     [LoggerMessage(EventIds.UdpReplyDropped, LogLevel.Debug, "Dropped a reply to {Client}: {Error}")]
     internal static partial void UdpReplyDropped(ILogger logger, UdpEndpoint client, string error);

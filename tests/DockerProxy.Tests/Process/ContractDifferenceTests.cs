@@ -51,6 +51,31 @@ public sealed class ContractDifferenceTests
     }
 
     [SkippableFact]
+    public async Task A_refusing_backend_is_a_warning_at_the_default_level_at_most_once_a_second()
+    {
+        // The original logs "Can't forward traffic to backend ..." for every connection; ours
+        // says it at the default level too, but a client hammering a stopped container cannot
+        // flood the log: one line a second, counting the rest.
+        const int Clients = 20;
+        var container = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(Binaries.Ours, host, container);
+        for (int i = 0; i < Clients; i++)
+        {
+            using Socket client = await Peers.ConnectAsync(host);
+            (await Peers.NextEventAsync(client)).Should().Be("eof");
+        }
+
+        proxy.Signal(Posix.SigTerm);
+        (await proxy.WaitForExitAsync()).Should().Be(0);
+        string[] warnings = (await proxy.StderrAsync()).Split('\n')
+            .Where(l => l.Contains($"Can't forward traffic to backend {container}: connection refused", StringComparison.Ordinal)).ToArray();
+        warnings.Should().NotBeEmpty("a refused backend is worth a warning at the default level");
+        warnings[0].Should().Contain("WRN").And.EndWith("(0 more since the last report)");
+        warnings.Length.Should().BeLessThan(Clients, "the warnings are rate-limited");
+    }
+
+    [SkippableFact]
     public async Task With_use_listen_fd_and_no_fd_4_the_start_fails_on_fd_3()
     {
         var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Logging;
 using DockerProxy.Metrics;
+using DockerProxy.Native;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay.Tcp;
@@ -20,12 +21,14 @@ internal sealed class TcpConnection
     private readonly IPEndPoint _container;
     private readonly ILogger _logger;
     private readonly TcpRelayOptions _options;
+    private readonly RateLimitedReport _dialFailures;
     private Socket? _backend;
     private int _aborted;
 
-    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options, TimeProvider time)
+    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options, TimeProvider time, RateLimitedReport dialFailures)
     {
         _client = client;
+        _dialFailures = dialFailures;
         _container = container;
         _logger = logger;
         _options = options;
@@ -66,8 +69,18 @@ internal sealed class TcpConnection
             {
                 // Refused, timed out, or no fd for the backend socket (EMFILE): the client sees EOF
                 // (FIN), as with a refused dial in the original, not a reset.
+                // Logged as the original does (a warning for each), but at most once a second
+                // with a count of the rest: a client hammering a stopped container cannot flood it.
                 SocketError error = e is SocketException socketError ? socketError.SocketErrorCode : SocketError.TimedOut;
-                Log.BackendDialFailed(_logger, _container, clientAddress, error);
+                if (_dialFailures.ShouldReport(out int suppressed))
+                {
+                    Log.BackendUnreachable(_logger, _container, e is SocketException known ? Errno.Text(known) : "connection timed out", suppressed);
+                }
+                else
+                {
+                    Log.BackendDialFailed(_logger, _container, clientAddress, error);
+                }
+
                 ProxyMetrics.BackendDialFailures.Add(1);
                 EndClientGracefully();
                 return;

@@ -20,6 +20,7 @@ internal sealed class TcpRelay : IRelay
     private readonly TcpRelayOptions _options;
     private readonly TimeProvider _time;
     private readonly RateLimitedReport _limitReport;
+    private readonly RateLimitedReport _dialFailures;
     private ITimer? _idleSweeper;
 
     // Armed whenever the last connection ends: if none has come by the time it fires, the splice
@@ -48,6 +49,7 @@ internal sealed class TcpRelay : IRelay
         _options = options;
         _time = time;
         _limitReport = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
+        _dialFailures = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
         _listener = listener;
         _container = container;
         _logger = logger;
@@ -89,7 +91,7 @@ internal sealed class TcpRelay : IRelay
             }
 
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
-            Start(new TcpConnection(client, _container, _logger, _options, _time));
+            Start(new TcpConnection(client, _container, _logger, _options, _time, _dialFailures));
         }
     }
 

@@ -41,6 +41,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
     private readonly TimeProvider _time;
     private readonly SessionTable _sessions;
     private readonly RateLimitedReport _evictionReport;
+    private readonly RateLimitedReport _dropReport;
     private readonly object _gate = new();
     private readonly TaskCompletionSource _stoppedListening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _peakSessions;
@@ -58,6 +59,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
         _time = time;
         _sessions = new SessionTable(options.MaxSessions);
         _evictionReport = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
+        _dropReport = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
         LocalEndPoint = listener.LocalEndPoint;
         Log.UdpBuffers(logger, LocalEndPoint, listener.ReceiveBufferBytes, listener.SendBufferBytes);
     }
@@ -182,7 +184,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
             // WouldBlock: a 1 MiB send buffer to the backend is full; the loop does not wait.
             // Dropped: this datagram cannot go (too large for the container's family, no route,
             // a firewall); the session and its source port stay for the next one.
-            Log.UdpDropped(_logger, client, Errno.Text(errno));
+            Dropped(client, Errno.Text(errno));
         }
         else
         {
@@ -206,6 +208,20 @@ internal sealed class UdpRelay : LoopMember, IRelay
         // WouldBlock: nothing after all; Transient: ICMP from the backend, not relayed.
     }
 
+    // A datagram that could not be sent on: a warning at most once a second, with a count of the
+    // rest (the original logs each); the others at debug.
+    private void Dropped(in UdpEndpoint client, string error)
+    {
+        if (_dropReport.ShouldReport(out int suppressed))
+        {
+            Log.UdpDroppedReported(_logger, client, error, suppressed);
+        }
+        else
+        {
+            Log.UdpDropped(_logger, client, error);
+        }
+    }
+
     /// <summary>The loop could not send a reply of this relay.</summary>
     internal void ReplyDropped(in UdpEndpoint client, int errno) => Log.UdpReplyDropped(_logger, client, Errno.Text(errno));
 
@@ -222,7 +238,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
             UdpSession? oldest = _sessions.RemoveOldest();
             if (oldest is null)
             {
-                Log.UdpDropped(_logger, client, Errno.Text(e));
+                Dropped(client, Errno.Text(e));
                 return null;
             }
 
@@ -233,14 +249,14 @@ internal sealed class UdpRelay : LoopMember, IRelay
             }
             catch (SocketException again)
             {
-                Log.UdpDropped(_logger, client, Errno.Text(again));
+                Dropped(client, Errno.Text(again));
                 return null;
             }
         }
         catch (SocketException e)
         {
             // No route to the container, or the like: this datagram cannot go; the others can.
-            Log.UdpDropped(_logger, client, Errno.Text(e));
+            Dropped(client, Errno.Text(e));
             return null;
         }
 
@@ -250,7 +266,7 @@ internal sealed class UdpRelay : LoopMember, IRelay
         {
             // Out of epoll watches (fs.epoll.max_user_watches): the client is not served.
             backend.Dispose();
-            Log.UdpDropped(_logger, client, Errno.Text(error));
+            Dropped(client, Errno.Text(error));
             return null;
         }
 
