@@ -249,6 +249,27 @@ public sealed class ContractParityTests
     }
 
     [SkippableTheory]
+    [MemberData(nameof(NewestImplementations))]
+    public async Task Both_legs_of_a_connection_have_keepalive_probes_armed(string which)
+    {
+        // Go's listener and dialer defaults in 28.5 (15 s); 20.10 arms them on the client leg only.
+        // A backend that vanished without a reset is then found out instead of held forever.
+        using Socket backendListener = Peers.Listen(Loopback);
+        var backend = (IPEndPoint)backendListener.LocalEndPoint!;
+        var host = new IPEndPoint(Loopback, Peers.FreePort(Loopback));
+        await using SpawnedProcess proxy = await ProxyRun.StartReadyAsync(which, host, backend);
+        using Socket client = await Peers.ConnectAsync(host);
+        using Socket backendSide = await backendListener.AcceptAsync().WaitAsync(Peers.Patience);
+        var clientLeg = (Local: host, Remote: (IPEndPoint)client.LocalEndPoint!);
+        var backendLeg = (Local: (IPEndPoint)backendSide.RemoteEndPoint!, Remote: backend);
+
+        (await Poll.UntilAsync(() => TcpTable.TimerOf(clientLeg.Local, clientLeg.Remote) == 2, Peers.Patience))
+            .Should().BeTrue("the proxy's client leg has its keepalive timer armed ({0})", TcpTable.TimerOf(clientLeg.Local, clientLeg.Remote));
+        (await Poll.UntilAsync(() => TcpTable.TimerOf(backendLeg.Local, backendLeg.Remote) == 2, Peers.Patience))
+            .Should().BeTrue("the proxy's backend leg has its keepalive timer armed ({0})", TcpTable.TimerOf(backendLeg.Local, backendLeg.Remote));
+    }
+
+    [SkippableTheory]
     [MemberData(nameof(AllImplementations))]
     public async Task A_refusing_backend_makes_the_client_see_EOF(string which)
     {

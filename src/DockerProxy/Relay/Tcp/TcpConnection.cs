@@ -13,8 +13,9 @@ namespace DockerProxy.Relay.Tcp;
 /// </summary>
 internal sealed class TcpConnection
 {
-    // The original's client socket options (Go net.ListenConfig defaults): keepalive probes after
-    // 15 s idle, every 15 s. TCP_NODELAY on both legs, as Go sets it on every TCP socket.
+    // The original's socket options on both legs (Go's net.ListenConfig and net.Dialer defaults):
+    // keepalive probes after 15 s idle, every 15 s, so a peer that vanished without a reset is
+    // found out; TCP_NODELAY, as Go sets it on every TCP socket.
     private const int KeepAliveSeconds = 15;
 
     private readonly Socket _client;
@@ -44,12 +45,13 @@ internal sealed class TcpConnection
         long toContainer = 0, toClient = 0;
         try
         {
-            ConfigureClient(_client);
+            Configure(_client);
             Socket backend;
             try
             {
-                backend = new Socket(_container.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                backend = new Socket(_container.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 _backend = backend;
+                Configure(backend);
                 if (Volatile.Read(ref _aborted) != 0)
                 {
                     return;
@@ -178,11 +180,11 @@ internal sealed class TcpConnection
         ? new SpliceDirection(source, destination, SplicePipePool.Shared, Activity)
         : new DirectionPump(source, destination, Activity);
 
-    private static void ConfigureClient(Socket client)
+    private static void Configure(Socket socket)
     {
-        client.NoDelay = true;
-        client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, KeepAliveSeconds);
-        client.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, KeepAliveSeconds);
+        socket.NoDelay = true;
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, KeepAliveSeconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, KeepAliveSeconds);
     }
 }

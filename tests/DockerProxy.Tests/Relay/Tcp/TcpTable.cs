@@ -61,6 +61,27 @@ internal static class TcpTable
         return states;
     }
 
+    /// <summary>
+    /// The timer the kernel has armed on the connection local -> remote ("tr" in /proc/net/tcp): 0
+    /// none, 1 retransmit, 2 keepalive, 4 zero-window probe; null when there is no such connection.
+    /// </summary>
+    internal static int? TimerOf(IPEndPoint local, IPEndPoint remote)
+    {
+        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
+        string wantedLocal = Encode(local), wantedRemote = Encode(remote);
+        foreach (string line in File.ReadLines(file).Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 5 && string.Equals(fields[1], wantedLocal, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(fields[2], wantedRemote, StringComparison.OrdinalIgnoreCase))
+            {
+                return int.Parse(fields[5].Split(':')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The inode of the socket listening on local, or null: the same inode is the same socket.</summary>
     internal static string? ListenerInode(IPEndPoint local)
     {
