@@ -17,6 +17,7 @@ internal static class EventIds
     internal const int ConnectionLimitReached = 204;
     internal const int ConnectionIdle = 205;
     internal const int BackendUnreachable = 206;
+    internal const int ConnectionFailed = 207;
 
     internal const int UdpSessionOpened = 300;
     internal const int UdpSessionExpired = 301;

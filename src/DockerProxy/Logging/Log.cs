@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(EventIds.BackendUnreachable, LogLevel.Warning, "Can't forward traffic to backend {Container}: {Error} ({Suppressed} more since the last report)")]
     internal static partial void BackendUnreachable(ILogger logger, EndPoint container, string error, int suppressed);
 
+    [LoggerMessage(EventIds.ConnectionFailed, LogLevel.Warning, "A connection ended on an unexpected error; the relay goes on")]
+    internal static partial void ConnectionFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventIds.ConnectionClosed, LogLevel.Debug, "Closed {Client}: {ToContainer} bytes to the container, {ToClient} bytes back")]
     internal static partial void ConnectionClosed(ILogger logger, EndPoint? client, long toContainer, long toClient);
 

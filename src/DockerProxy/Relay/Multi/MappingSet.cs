@@ -338,10 +338,10 @@ internal sealed class MappingSet : IRelay
 
     private static void CheckSupported(List<MappingEntry> entries)
     {
-        // The SCTP relay does not exist yet (the classic -proto sctp fails the same way).
+        // A set serves TCP and UDP; SCTP is served by a process of its own (-proto sctp).
         if (entries.FirstOrDefault(e => e.Mapping.Proto == "sctp") is { } sctp)
         {
-            throw new StartupException($"{sctp.Origin}: failed to listen on {sctp.Mapping.Host}: the SCTP relay is not implemented yet");
+            throw new StartupException($"{sctp.Origin}: failed to listen on {sctp.Mapping.Host}: SCTP is not served by -map or -config; run a proxy of its own with -proto sctp");
         }
     }
 

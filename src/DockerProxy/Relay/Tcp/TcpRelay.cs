@@ -197,6 +197,12 @@ internal sealed class TcpRelay : IRelay
         {
             await connection.RunAsync();
         }
+        catch (Exception e)
+        {
+            // RunAsync handles what a connection's end may bring; anything else is a defect to
+            // report, not to lose in a task nobody observes. Its sockets are closed by then.
+            Log.ConnectionFailed(_logger, e);
+        }
         finally
         {
             ProxyMetrics.ConnectionsActive.Add(-1);
