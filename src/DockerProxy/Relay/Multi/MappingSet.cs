@@ -310,15 +310,9 @@ internal sealed class MappingSet : IRelay
                 }
                 catch (StartupException e)
                 {
-                    throw new StartupException($"{entry.Origin}: {e.Message}", e);
-                }
-                catch (SocketException e)
-                {
-                    // No socket at all: out of descriptors (or kernel memory) before bind.
-                    string limit = e.SocketErrorCode == SocketError.TooManyOpenSockets && FileLimit.Soft() is ulong soft
-                        ? $" (the open file limit is {soft}: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)"
-                        : string.Empty;
-                    throw new StartupException($"{entry.Origin}: failed to listen on {entry.Mapping.Host}: socket: {Errno.Text(e)}{limit}", e);
+                    // Out of descriptors at the listener's socket(2): say which limit.
+                    string limit = e.InnerException is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets } ? FileLimitHint() : string.Empty;
+                    throw new StartupException($"{entry.Origin}: {e.Message}{limit}", e);
                 }
             }
         }
@@ -335,6 +329,10 @@ internal sealed class MappingSet : IRelay
 
         return bound;
     }
+
+    private static string FileLimitHint() => FileLimit.Soft() is ulong soft
+        ? $" (the open file limit is {soft}: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)"
+        : string.Empty;
 
     private static void CheckSupported(List<MappingEntry> entries)
     {
