@@ -45,7 +45,6 @@ internal sealed class TcpConnection
         long toContainer = 0, toClient = 0;
         try
         {
-            Configure(_client);
             Socket backend;
             try
             {
@@ -180,7 +179,8 @@ internal sealed class TcpConnection
         ? new SpliceDirection(source, destination, SplicePipePool.Shared, Activity)
         : new DirectionPump(source, destination, Activity);
 
-    private static void Configure(Socket socket)
+    /// <summary>The options of both legs; on a listener, for the connections it accepts.</summary>
+    internal static void Configure(Socket socket)
     {
         socket.NoDelay = true;
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
