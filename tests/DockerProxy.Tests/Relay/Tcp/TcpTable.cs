@@ -26,33 +26,21 @@ internal static class TcpTable
     };
 
     /// <summary>The states of every socket whose remote end is remote (e.g. all connections to a backend).</summary>
-    internal static IReadOnlyList<string> StatesOfConnectionsTo(IPEndPoint remote)
-    {
-        string file = remote.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
-        string wanted = Encode(remote);
-        var states = new List<string>();
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 3 && string.Equals(fields[2], wanted, StringComparison.OrdinalIgnoreCase))
-            {
-                states.Add(States.GetValueOrDefault(fields[3].ToUpperInvariant(), fields[3]));
-            }
-        }
-
-        return states;
-    }
+    internal static IReadOnlyList<string> StatesOfConnectionsTo(IPEndPoint remote) => StatesWhere(remote, field: 2);
 
     /// <summary>The states of every socket whose local end is local (e.g. all connections on a proxied port).</summary>
-    internal static IReadOnlyList<string> StatesOfConnectionsFrom(IPEndPoint local)
+    internal static IReadOnlyList<string> StatesOfConnectionsFrom(IPEndPoint local) => StatesWhere(local, field: 1);
+
+    // Field 1 of a line is the local address, field 2 the remote one, field 3 the state.
+    private static List<string> StatesWhere(IPEndPoint endPoint, int field)
     {
-        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
-        string wanted = Encode(local);
+        string file = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
+        string wanted = Encode(endPoint);
         var states = new List<string>();
         foreach (string line in File.ReadLines(file).Skip(1))
         {
             string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 3 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase))
+            if (fields.Length > 3 && string.Equals(fields[field], wanted, StringComparison.OrdinalIgnoreCase))
             {
                 states.Add(States.GetValueOrDefault(fields[3].ToUpperInvariant(), fields[3]));
             }
