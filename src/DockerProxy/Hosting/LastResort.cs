@@ -11,6 +11,13 @@ internal static class LastResort
 {
     internal static void Report(Exception error)
     {
+        // A type initializer that failed says only that (and, under NativeAOT, as a resource key):
+        // the cause is the innermost exception.
+        while (error is TypeInitializationException or AggregateException && error.InnerException is not null)
+        {
+            error = error.InnerException;
+        }
+
         bool starting = true;
         string reason = $"failed to start: {error.Message}";
         try
