@@ -72,24 +72,14 @@ internal static class TcpTable
 
     /// <summary>How many connections wait in the accept queue of the socket listening on local (its
     /// rx_queue), or null when nothing listens there.</summary>
-    internal static int? AcceptQueueLength(IPEndPoint local)
-    {
-        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
-        string wanted = Encode(local);
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 4 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase) && fields[3] == "0A")
-            {
-                return int.Parse(fields[4].Split(':')[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return null;
-    }
+    internal static int? AcceptQueueLength(IPEndPoint local) =>
+        ListenerLine(local) is string[] fields ? int.Parse(fields[4].Split(':')[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture) : null;
 
     /// <summary>The inode of the socket listening on local, or null: the same inode is the same socket.</summary>
-    internal static string? ListenerInode(IPEndPoint local)
+    internal static string? ListenerInode(IPEndPoint local) => ListenerLine(local)?[9];
+
+    // The fields of the LISTEN socket's line for local, or null.
+    private static string[]? ListenerLine(IPEndPoint local)
     {
         string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
         string wanted = Encode(local);
@@ -98,7 +88,7 @@ internal static class TcpTable
             string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length > 9 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase) && fields[3] == "0A")
             {
-                return fields[9];
+                return fields;
             }
         }
 
