@@ -5,7 +5,9 @@ namespace DockerProxy.Hosting;
 /// <summary>
 /// Reports an exception that escaped the process contract, without relying on anything that may be
 /// what failed (Console, the logger, a new file): "1\n&lt;reason&gt;" on fd 3 when a status is still
-/// owed there, and one line on fd 2, both with write(2).
+/// owed there, and one line on fd 2, both with write(2). This is where a start-up failure that is
+/// not a <see cref="StartupException"/> ends (out of fds or memory for the runtime, the relay's event
+/// loop or the metrics endpoint): status 1, as for any other.
 /// </summary>
 internal static class LastResort
 {
@@ -22,7 +24,7 @@ internal static class LastResort
         string reason = $"failed to start: {error.Message}";
         try
         {
-            StatusPipe status = StatusPipe.Current ?? StatusPipe.Open(socketActivated: Environment.GetEnvironmentVariable("LISTEN_FDS") is not null);
+            StatusPipe status = StatusPipe.Current ?? StatusPipe.Open(SocketActivation.Detect(Environment.GetEnvironmentVariable));
             starting = !status.HasReported;
             status.ReportFailure(reason); // nothing when a status was already written
         }

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Reflection;
 using DockerProxy.Cli;
 using DockerProxy.Logging;
@@ -96,22 +95,16 @@ internal static class ProxyProcess
         {
             return Fail(status, logger, e.Message);
         }
-        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
-        {
-            // Out of fds or memory for the relay's own machinery (its event loop, its epoll set):
-            // a start-up failure like any other, reported on fd 3, not a crash.
-            return Fail(status, logger, $"failed to start the relay: {e.Message}");
-        }
 
         MetricsHost? metrics;
         try
         {
             metrics = MetricsHost.Create(options, logger); // null unless asked for or visible
         }
-        catch (Exception e) when (e is StartupException or SocketException or IOException or UnauthorizedAccessException)
+        catch (StartupException e)
         {
             await relay.DisposeAsync();
-            return Fail(status, logger, e is StartupException ? e.Message : $"failed to start the metrics endpoint: {e.Message}");
+            return Fail(status, logger, e.Message);
         }
 
         if (options.User is string user)

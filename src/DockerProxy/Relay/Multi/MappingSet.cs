@@ -311,7 +311,9 @@ internal sealed class MappingSet : IRelay
                 catch (StartupException e)
                 {
                     // Out of descriptors at the listener's socket(2): say which limit.
-                    string limit = e.InnerException is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets } ? FileLimitHint() : string.Empty;
+                    string limit = e.InnerException is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets } && FileLimit.Soft() is ulong soft
+                        ? $" (the open file limit is {soft}: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)"
+                        : string.Empty;
                     throw new StartupException($"{entry.Origin}: {e.Message}{limit}", e);
                 }
             }
@@ -329,10 +331,6 @@ internal sealed class MappingSet : IRelay
 
         return bound;
     }
-
-    private static string FileLimitHint() => FileLimit.Soft() is ulong soft
-        ? $" (the open file limit is {soft}: raise the hard limit, e.g. ulimit -Hn or LimitNOFILE=)"
-        : string.Empty;
 
     private static void CheckSupported(List<MappingEntry> entries)
     {
