@@ -31,43 +31,15 @@ internal static class TcpTable
     /// <summary>The states of every socket whose local end is local (e.g. all connections on a proxied port).</summary>
     internal static IReadOnlyList<string> StatesOfConnectionsFrom(IPEndPoint local) => StatesWhere(local, field: 1);
 
-    // Field 1 of a line is the local address, field 2 the remote one, field 3 the state.
-    private static List<string> StatesWhere(IPEndPoint endPoint, int field)
-    {
-        string file = endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
-        string wanted = Encode(endPoint);
-        var states = new List<string>();
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 3 && string.Equals(fields[field], wanted, StringComparison.OrdinalIgnoreCase))
-            {
-                states.Add(States.GetValueOrDefault(fields[3].ToUpperInvariant(), fields[3]));
-            }
-        }
-
-        return states;
-    }
-
     /// <summary>
     /// The timer the kernel has armed on the connection local -> remote ("tr" in /proc/net/tcp): 0
     /// none, 1 retransmit, 2 keepalive, 4 zero-window probe; null when there is no such connection.
     /// </summary>
     internal static int? TimerOf(IPEndPoint local, IPEndPoint remote)
     {
-        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
         string wantedLocal = Encode(local), wantedRemote = Encode(remote);
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 5 && string.Equals(fields[1], wantedLocal, StringComparison.OrdinalIgnoreCase)
-                && string.Equals(fields[2], wantedRemote, StringComparison.OrdinalIgnoreCase))
-            {
-                return int.Parse(fields[5].Split(':')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return null;
+        string[]? fields = Rows("tcp", local).FirstOrDefault(f => f.Length > 5 && Is(f[1], wantedLocal) && Is(f[2], wantedRemote));
+        return fields is null ? null : int.Parse(fields[5].Split(':')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
     }
 
     /// <summary>How many connections wait in the accept queue of the socket listening on local (its
@@ -78,39 +50,34 @@ internal static class TcpTable
     /// <summary>The inode of the socket listening on local, or null: the same inode is the same socket.</summary>
     internal static string? ListenerInode(IPEndPoint local) => ListenerLine(local)?[9];
 
-    // The fields of the LISTEN socket's line for local, or null.
-    private static string[]? ListenerLine(IPEndPoint local)
-    {
-        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/tcp6" : "/proc/net/tcp";
-        string wanted = Encode(local);
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 9 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase) && fields[3] == "0A")
-            {
-                return fields;
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>The inode of the UDP socket bound to local (/proc/net/udp, udp6), or null.</summary>
     internal static string? UdpInode(IPEndPoint local)
     {
-        string file = local.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/net/udp6" : "/proc/net/udp";
         string wanted = Encode(local);
-        foreach (string line in File.ReadLines(file).Skip(1))
-        {
-            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 9 && string.Equals(fields[1], wanted, StringComparison.OrdinalIgnoreCase))
-            {
-                return fields[9];
-            }
-        }
-
-        return null;
+        return Rows("udp", local).FirstOrDefault(f => f.Length > 9 && Is(f[1], wanted))?[9];
     }
+
+    // Field 1 of a line is the local address, field 2 the remote one, field 3 the state.
+    private static List<string> StatesWhere(IPEndPoint endPoint, int field)
+    {
+        string wanted = Encode(endPoint);
+        return [.. Rows("tcp", endPoint).Where(f => f.Length > 3 && Is(f[field], wanted)).Select(f => States.GetValueOrDefault(f[3].ToUpperInvariant(), f[3]))];
+    }
+
+    // The fields of the LISTEN socket's line for local, or null.
+    private static string[]? ListenerLine(IPEndPoint local)
+    {
+        string wanted = Encode(local);
+        return Rows("tcp", local).FirstOrDefault(f => f.Length > 9 && Is(f[1], wanted) && f[3] == "0A");
+    }
+
+    // The lines of /proc/net/PROTO (or PROTO6 for an IPv6 end point), split into fields, past the header.
+    private static IEnumerable<string[]> Rows(string proto, IPEndPoint endPoint) =>
+        File.ReadLines($"/proc/net/{proto}{(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? "6" : "")}")
+            .Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+    private static bool Is(string field, string encoded) => string.Equals(field, encoded, StringComparison.OrdinalIgnoreCase);
 
     // The kernel prints the address as 32-bit words in host (little-endian) order, the port big-endian.
     private static string Encode(IPEndPoint endPoint)
