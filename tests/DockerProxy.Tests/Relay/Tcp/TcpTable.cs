@@ -35,11 +35,23 @@ internal static class TcpTable
     /// The timer the kernel has armed on the connection local -> remote ("tr" in /proc/net/tcp): 0
     /// none, 1 retransmit, 2 keepalive, 4 zero-window probe; null when there is no such connection.
     /// </summary>
-    internal static int? TimerOf(IPEndPoint local, IPEndPoint remote)
+    internal static int? TimerOf(IPEndPoint local, IPEndPoint remote) =>
+        ConnectionLine(local, remote) is string[] fields ? int.Parse(fields[5].Split(':')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) : null;
+
+    /// <summary>
+    /// The bytes queued on the connection local -> remote: sent but not yet acknowledged (Tx: with
+    /// the peer's window closed, all it holds) and received but not yet read by the socket's owner
+    /// (Rx); null when there is no such connection.
+    /// </summary>
+    internal static (long Tx, long Rx)? QueuesOf(IPEndPoint local, IPEndPoint remote)
     {
-        string wantedLocal = Encode(local), wantedRemote = Encode(remote);
-        string[]? fields = Rows("tcp", local).FirstOrDefault(f => f.Length > 5 && Is(f[1], wantedLocal) && Is(f[2], wantedRemote));
-        return fields is null ? null : int.Parse(fields[5].Split(':')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        if (ConnectionLine(local, remote) is not string[] fields)
+        {
+            return null;
+        }
+
+        string[] queues = fields[4].Split(':');
+        return (long.Parse(queues[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture), long.Parse(queues[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
     }
 
     /// <summary>How many connections wait in the accept queue of the socket listening on local (its
@@ -62,6 +74,13 @@ internal static class TcpTable
     {
         string wanted = Encode(endPoint);
         return [.. Rows("tcp", endPoint).Where(f => f.Length > 3 && Is(f[field], wanted)).Select(f => States.GetValueOrDefault(f[3].ToUpperInvariant(), f[3]))];
+    }
+
+    // The fields of the line of the connection local -> remote, or null.
+    private static string[]? ConnectionLine(IPEndPoint local, IPEndPoint remote)
+    {
+        string wantedLocal = Encode(local), wantedRemote = Encode(remote);
+        return Rows("tcp", local).FirstOrDefault(f => f.Length > 5 && Is(f[1], wantedLocal) && Is(f[2], wantedRemote));
     }
 
     // The fields of the LISTEN socket's line for local, or null.
