@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using DockerProxy.Metrics;
 using DockerProxy.Native;
+using DockerProxy.Relay.Loop;
 
 namespace DockerProxy.Relay.Udp;
 
@@ -41,24 +41,18 @@ internal sealed unsafe class UdpEventLoop
     internal const int ReceiveBatch = 16;
 
     private const int MaxEvents = 64;
-    private const int MaxFailedPolls = 6; // at most 63 wake-ups without a poll
     private const int SlotBytes = 65536; // every legal datagram fits: none is truncated
     private const int NameBytes = 32; // sockaddr_in6 is 28
     private const int ControlBytes = 64;
     private const int MaxReplies = 64;
     private const int ReplyArenaBytes = 256 * 1024;
 
-    private static long s_busyPollTicks = ToStopwatchTicks(UdpRelayOptions.DefaultBusyPoll);
+    private static long s_busyPollTicks = BusyPollWait.ToStopwatchTicks(UdpRelayOptions.DefaultBusyPoll);
 
     private static readonly Lazy<UdpEventLoop> s_shared = new(() => new UdpEventLoop(), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly int _epoll;
-    private readonly object _gate = new();
-    private LoopMember?[] _members = new LoopMember?[16];
-    private uint[] _generations = new uint[16];
-    private int[] _free = new int[16];
-    private int _freeCount;
-    private int _used;
+    private readonly LoopSlots<LoopMember> _slots = new();
 
     // Listener side: ReceiveBatch slots of SlotBytes, with their names and control messages.
     private readonly byte* _rxArena;
@@ -76,8 +70,7 @@ internal sealed unsafe class UdpEventLoop
     private readonly UdpRelay?[] _txRelays = new UdpRelay?[MaxReplies];
     private readonly UdpEndpoint[] _txClients = new UdpEndpoint[MaxReplies];
     private int _txCount;
-    private int _failedPolls;
-    private int _pollsToSkip;
+    private BusyPollWait _poll;
     private int _txUsed;
 
     private UdpEventLoop()
@@ -114,7 +107,7 @@ internal sealed unsafe class UdpEventLoop
     /// <summary>After traffic, how long the loop polls before it sleeps (-udp-busy-poll); zero: never.</summary>
     internal static TimeSpan BusyPoll
     {
-        set => Volatile.Write(ref s_busyPollTicks, ToStopwatchTicks(value));
+        set => Volatile.Write(ref s_busyPollTicks, BusyPollWait.ToStopwatchTicks(value));
     }
 
     /// <summary>The process's loop, started on first use.</summary>
@@ -123,30 +116,8 @@ internal sealed unsafe class UdpEventLoop
     /// <summary>Watches socket for member; 0, or the errno (e.g. ENOSPC past max_user_watches).</summary>
     internal int Add(LoopMember member, Socket socket)
     {
-        ulong token;
-        lock (_gate)
-        {
-            int slot;
-            if (_freeCount > 0)
-            {
-                slot = _free[--_freeCount];
-            }
-            else
-            {
-                if (_used == _members.Length)
-                {
-                    Array.Resize(ref _members, _used * 2);
-                    Array.Resize(ref _generations, _used * 2);
-                    Array.Resize(ref _free, _used * 2);
-                }
-
-                slot = _used++;
-            }
-
-            _members[slot] = member;
-            token = ((ulong)_generations[slot] << 32) | (uint)slot;
-            member.Token = token;
-        }
+        ulong token = _slots.Add(member);
+        member.Token = token;
 
         int error;
         using (var lease = new FdLease(socket))
@@ -156,7 +127,7 @@ internal sealed unsafe class UdpEventLoop
 
         if (error != 0)
         {
-            Release(member);
+            _slots.Remove(member, member.Token);
         }
 
         return error;
@@ -173,21 +144,7 @@ internal sealed unsafe class UdpEventLoop
             }
         }
 
-        Release(member);
-    }
-
-    private void Release(LoopMember member)
-    {
-        lock (_gate)
-        {
-            int slot = (int)(uint)member.Token;
-            if (slot < _used && ReferenceEquals(_members[slot], member))
-            {
-                _members[slot] = null;
-                _generations[slot]++;
-                _free[_freeCount++] = slot;
-            }
-        }
+        _slots.Remove(member, member.Token);
     }
 
     private void Run()
@@ -196,57 +153,13 @@ internal sealed unsafe class UdpEventLoop
         var ready = new LoopMember?[MaxEvents];
         while (true)
         {
-            // Poll for a while before sleeping: a reply due in a few microseconds is then taken
-            // without the wake-up of a sleeping thread. sched_yield lets any runnable thread (the
-            // backend, the client) have the CPU first.
-            int count = 0;
-            long poll = Volatile.Read(ref s_busyPollTicks);
-            if (poll > 0 && _pollsToSkip == 0)
-            {
-                long deadline = Stopwatch.GetTimestamp() + poll;
-                while ((count = Epoll.Wait(_epoll, events, MaxEvents, 0)) == 0 && Stopwatch.GetTimestamp() < deadline)
-                {
-                    _ = Libc.SchedYield();
-                }
-
-                // A poll that found nothing was CPU for nothing: after each such poll in a row,
-                // sleep at once for twice as many wake-ups (up to MaxPollsSkipped) before trying
-                // again; a poll that pays starts it over.
-                if (count == 0)
-                {
-                    _failedPolls = Math.Min(_failedPolls + 1, MaxFailedPolls);
-                    _pollsToSkip = (1 << _failedPolls) - 1;
-                }
-                else
-                {
-                    _failedPolls = 0;
-                }
-            }
-            else if (_pollsToSkip > 0)
-            {
-                _pollsToSkip--;
-            }
-
-            if (count == 0)
-            {
-                count = Epoll.Wait(_epoll, events, MaxEvents, -1);
-            }
-
+            int count = _poll.Wait(_epoll, events, MaxEvents, Volatile.Read(ref s_busyPollTicks));
             if (count <= 0)
             {
                 continue; // EINTR
             }
 
-            lock (_gate)
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    ulong token = Epoll.TokenAt(events, i);
-                    int slot = (int)(uint)token;
-                    ready[i] = slot < _used && _generations[slot] == (uint)(token >> 32) ? _members[slot] : null;
-                }
-            }
-
+            _slots.Resolve(events, count, ready);
             for (int i = 0; i < count; i++)
             {
                 LoopMember? member = ready[i];
@@ -269,8 +182,6 @@ internal sealed unsafe class UdpEventLoop
             FlushReplies();
         }
     }
-
-    private static long ToStopwatchTicks(TimeSpan value) => (long)(value.TotalSeconds * Stopwatch.Frequency);
 
     private static void Report(LoopMember member, Exception error)
     {
