@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 namespace DockerProxy.Native;
 
 /// <summary>
-/// epoll(7) and the batched datagram calls (recvmmsg(2), sendmmsg(2)) for the UDP event loop: the
+/// epoll(7) and the batched datagram calls (recvmmsg(2), sendmmsg(2)) for the event loops: the
 /// .NET socket engine has no way to take or send several datagrams in one call, nor to wait for
-/// many sockets without an asynchronous operation (and its bookkeeping) per socket.
+/// many sockets without an asynchronous operation (and its bookkeeping) per socket, nor to poll
+/// for a while before it sleeps.
 /// </summary>
 internal static unsafe partial class Epoll
 {
@@ -34,11 +35,18 @@ internal static unsafe partial class Epoll
     [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
     internal static partial int SendMMsg(int fd, MMsgHdr* messages, uint count, int flags);
 
-    /// <summary>Adds fd for input readiness (level-triggered) with the given token; 0 or the errno.</summary>
-    internal static int Add(int epfd, int fd, ulong token)
+    internal const uint Out = 0x004;
+    internal const uint Err = 0x008;
+    internal const uint Hup = 0x010;
+    internal const uint RdHup = 0x2000;
+    internal const uint EdgeTriggered = 0x80000000;
+
+    /// <summary>Adds fd for <paramref name="interest"/> (input readiness, level-triggered, unless
+    /// told otherwise) with the given token; 0 or the errno.</summary>
+    internal static int Add(int epfd, int fd, ulong token, uint interest = In)
     {
         byte* ev = stackalloc byte[16];
-        *(uint*)ev = In;
+        *(uint*)ev = interest;
         *(ulong*)(ev + DataOffset) = token;
         return Ctl(epfd, CtlAdd, fd, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
@@ -48,6 +56,8 @@ internal static unsafe partial class Epoll
         byte* ev = stackalloc byte[16];
         _ = Ctl(epfd, CtlDel, fd, ev);
     }
+
+    internal static uint EventsAt(byte* events, int index) => *(uint*)(events + (index * EventSize));
 
     internal static ulong TokenAt(byte* events, int index) => *(ulong*)(events + (index * EventSize) + DataOffset);
 }

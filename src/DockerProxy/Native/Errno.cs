@@ -41,6 +41,25 @@ internal static class Errno
         _ => Lower(Marshal.GetPInvokeErrorMessage(errno)),
     };
 
+    /// <summary>The SocketError for an errno of a raw socket call (connect(2) and the like), so that
+    /// it reads as the socket engine's own errors do.</summary>
+    internal static SocketError ToSocketError(int errno) => errno switch
+    {
+        1 or 13 => SocketError.AccessDenied, // EPERM (a firewall), EACCES
+        22 => SocketError.InvalidArgument,
+        24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
+        97 => SocketError.AddressFamilyNotSupported,
+        98 => SocketError.AddressAlreadyInUse,
+        99 => SocketError.AddressNotAvailable,
+        101 => SocketError.NetworkUnreachable,
+        104 => SocketError.ConnectionReset,
+        105 => SocketError.NoBufferSpaceAvailable,
+        110 => SocketError.TimedOut,
+        111 => SocketError.ConnectionRefused,
+        113 => SocketError.HostUnreachable,
+        _ => SocketError.SocketError,
+    };
+
     private static string Lower(string text) =>
         text.Length > 1 && char.IsUpper(text[0]) && !char.IsUpper(text[1])
             ? char.ToLowerInvariant(text[0]) + text[1..]

@@ -52,6 +52,8 @@ internal static unsafe partial class Libc
     internal const uint SpliceFMove = 1;
     internal const uint SpliceFNonBlock = 2;
     internal const int EConnRefused = 111;
+    internal const int EInProgress = 115;
+    internal const int SoError = 4;
 
     internal const int SigInt = 2;
     internal const int SigUsr1 = 10;
@@ -100,6 +102,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     internal static partial nint Send(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    internal static partial int Connect(int fd, byte* address, int length);
 
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);

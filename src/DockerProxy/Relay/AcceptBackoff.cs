@@ -61,17 +61,7 @@ internal sealed class AcceptBackoff
             }
             catch (SocketException e)
             {
-                TimeSpan delay = NextDelay();
-                if (ShouldReport(out int suppressed))
-                {
-                    Log.AcceptFailed(logger, local, e.SocketErrorCode, suppressed, (int)delay.TotalMilliseconds);
-                }
-
-                try
-                {
-                    await Task.Delay(delay, stoppingToken);
-                }
-                catch (OperationCanceledException)
+                if (!await DelayAfterAsync(e, logger, local, stoppingToken))
                 {
                     return null;
                 }
@@ -79,5 +69,26 @@ internal sealed class AcceptBackoff
         }
 
         return null;
+    }
+
+    /// <summary>After a failed accept: logs it (at most once a second) and waits the next delay.
+    /// False when the stopping token ended the wait.</summary>
+    internal async Task<bool> DelayAfterAsync(SocketException error, ILogger logger, EndPoint local, CancellationToken stoppingToken)
+    {
+        TimeSpan delay = NextDelay();
+        if (ShouldReport(out int suppressed))
+        {
+            Log.AcceptFailed(logger, local, error.SocketErrorCode, suppressed, (int)delay.TotalMilliseconds);
+        }
+
+        try
+        {
+            await Task.Delay(delay, stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 }

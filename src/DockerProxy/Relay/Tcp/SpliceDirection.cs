@@ -1,4 +1,4 @@
-using System.Net.Sockets;
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DockerProxy.Native;
@@ -7,14 +7,16 @@ namespace DockerProxy.Relay.Tcp;
 
 /// <summary>
 /// One direction copied with splice(2): source socket -> pipe -> destination socket, the bytes never
-/// entering the process (the original does the same through Go's io.Copy). Readiness comes from the
-/// .NET socket engine, so no thread blocks: a receive into a 512-byte buffer waits until the source
-/// is readable, and a small message is sent on from that buffer (recv + send, cheaper than two
-/// splices); only when the buffer comes back full does the rest go through a pipe. When the
-/// destination is full, the next byte is taken out of the pipe and sent with SendAsync, which
-/// waits until the destination is writable again. A pipe is rented only while bytes are in flight.
-/// Where splice cannot be used (no fd for a pipe, a socket type that refuses it) the direction
-/// continues on the Pipelines copy from where it stands.
+/// entering the process (the original does the same through Go's io.Copy). Both sockets are on the
+/// <see cref="TcpEventLoop"/>, so no thread blocks and no operation of the socket engine is
+/// involved. The direction reads into a 512-byte buffer first, and a small message is sent on from
+/// it (recv + send, cheaper than two splices); a short read means the source is drained, so the
+/// direction waits for its next input edge without another read (unless the peer's FIN was
+/// already reported: see <see cref="PolledSocket.InputEnded"/>). Only when the buffer comes back
+/// full does the rest go through a pipe, spliced until the source says EAGAIN. When the
+/// destination is full, the direction waits for its next output edge. A pipe is rented only while
+/// bytes are in flight. Where splice cannot be used (no fd for a pipe, a socket that refuses it) the
+/// direction copies through a pooled buffer instead, on the same loop.
 /// </summary>
 internal sealed class SpliceDirection : IRelayDirection
 {
@@ -25,16 +27,20 @@ internal sealed class SpliceDirection : IRelayDirection
     // holds two of these.
     private const int SmallBytes = 512;
 
-    private readonly Socket _source;
-    private readonly Socket _destination;
+    // The buffer of the copy through memory, when splice cannot be used.
+    private const int CopyBytes = 16 * 1024;
+
+    private readonly PolledSocket _source;
+    private readonly PolledSocket _destination;
     private readonly SplicePipePool _pipes;
     private readonly FlowActivity? _activity;
     private readonly byte[] _small = new byte[SmallBytes];
-    private byte[]? _oneByte;
-    private DirectionPump? _fallback;
-    private long _spliced;
+    private readonly Readiness _readable = new();
+    private readonly Readiness _writable = new();
+    private int _readEdgesSeen;
+    private long _sent;
 
-    internal SpliceDirection(Socket source, Socket destination, SplicePipePool pipes, FlowActivity? activity = null)
+    internal SpliceDirection(PolledSocket source, PolledSocket destination, SplicePipePool pipes, FlowActivity? activity = null)
     {
         _source = source;
         _destination = destination;
@@ -42,139 +48,169 @@ internal sealed class SpliceDirection : IRelayDirection
         _activity = activity;
     }
 
-    public long BytesSent => _spliced + (_fallback?.BytesSent ?? 0);
+    public long BytesSent => _sent;
 
     public async Task RunAsync()
     {
-        bool destinationFailed = false;
+        Outcome outcome = await CopyAsync();
+        if (outcome != Outcome.Aborted)
+        {
+            // How the original ends a direction: the destination sees a FIN; when the destination
+            // failed first, reading from the source stops too.
+            HalfClose.End(_source.Socket, _destination.Socket, destinationFailed: outcome == Outcome.DestinationFailed);
+        }
+    }
+
+    /// <summary>Sends a PROXY protocol header before the direction starts; false when the
+    /// destination failed. Not counted in <see cref="BytesSent"/>.</summary>
+    internal async ValueTask<bool> SendHeaderAsync(byte[] header)
+    {
+        bool sent = await SendAsync(header, header.Length) == Outcome.Drained;
+        _sent = 0;
+        return sent;
+    }
+
+    private async Task<Outcome> CopyAsync()
+    {
+        byte[] buffer = _small;
+        bool splice = true;
+        bool wait = false;
         try
         {
             while (true)
             {
-                // Wait for data (or EOF) with a small buffer and no pipe: a small message (the
-                // common case in request/response traffic) is then sent on from it, recv + send;
-                // only when the buffer came back full does the rest go through a pipe.
-                int received = await _source.ReceiveAsync(_small, SocketFlags.None);
-                Outcome small = await SendSmallAsync(received);
-                if (small == Outcome.Drained)
+                if (wait && !await _source.WhenReadable(_readEdgesSeen, _readable))
                 {
+                    return Outcome.Aborted;
+                }
+
+                wait = false;
+                _readEdgesSeen = _source.ReadEdges;
+                nint received = Receive(buffer);
+                if (received < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EAgain)
+                    {
+                        wait = true;
+                        continue;
+                    }
+
+                    return errno == Libc.EBadF ? Outcome.Aborted : Outcome.SourceEnded; // reset: the destination gets a FIN
+                }
+
+                if (received == 0)
+                {
+                    return Outcome.SourceEnded;
+                }
+
+                _activity?.Touch();
+                Outcome sent = await SendAsync(buffer, (int)received);
+                if (sent != Outcome.Drained)
+                {
+                    return sent;
+                }
+
+                if (received < buffer.Length || !splice)
+                {
+                    // A short read drained the source: wait for its next edge (which may have come
+                    // already), unless its end was reported: then read on, to that end.
+                    wait = received < buffer.Length && !_source.InputEnded;
                     continue;
                 }
 
-                if (small != Outcome.More)
-                {
-                    destinationFailed = small == Outcome.DestinationFailed;
-                    HalfClose.End(_source, _destination, destinationFailed);
-                    return;
-                }
-
+                // The small buffer came back full: more may be waiting. Splice it.
                 SplicePipe? pipe = _pipes.Rent();
+                Outcome moved;
                 if (pipe is null)
                 {
-                    break; // out of fds for a pipe: copy through memory instead
+                    moved = Outcome.Unsupported; // out of fds for a pipe
+                }
+                else
+                {
+                    try
+                    {
+                        moved = await MoveAvailableAsync(pipe);
+                    }
+                    catch
+                    {
+                        pipe.Dispose(); // it may still hold bytes
+                        throw;
+                    }
+
+                    if (moved is Outcome.DestinationFailed or Outcome.Aborted)
+                    {
+                        pipe.Dispose(); // it may still hold bytes
+                        return moved;
+                    }
+
+                    _pipes.Return(pipe); // empty again
                 }
 
-                Outcome outcome;
-                try
+                switch (moved)
                 {
-                    outcome = await MoveAvailableAsync(pipe);
-                }
-                catch
-                {
-                    pipe.Dispose(); // it may still hold bytes
-                    throw;
-                }
-
-                if (outcome == Outcome.DestinationFailed)
-                {
-                    pipe.Dispose();
-                    destinationFailed = true;
-                    HalfClose.End(_source, _destination, destinationFailed: true);
-                    return;
-                }
-
-                _pipes.Return(pipe); // empty again
-                if (outcome == Outcome.SourceEnded)
-                {
-                    HalfClose.End(_source, _destination, destinationFailed: false);
-                    return;
-                }
-
-                if (outcome == Outcome.Unsupported)
-                {
-                    break;
+                    case Outcome.Drained:
+                        wait = true;
+                        break;
+                    case Outcome.Unsupported:
+                        splice = false; // copy through memory from here on
+                        buffer = ArrayPool<byte>.Shared.Rent(CopyBytes);
+                        break;
+                    default:
+                        return moved;
                 }
             }
         }
-        catch (SocketException e) when (SocketErrors.IsFlowEnd(e.SocketErrorCode))
+        finally
         {
-            HalfClose.End(_source, _destination, destinationFailed);
-            return;
+            if (!ReferenceEquals(buffer, _small))
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
-        catch (ObjectDisposedException)
-        {
-            return; // aborted
-        }
-
-        _fallback = new DirectionPump(_source, _destination, _activity);
-        await _fallback.RunAsync();
     }
 
-    // Sends on what the small buffer received: Drained when all of it went and the buffer was not
-    // full, More when it was (more may be waiting: the caller goes on with splice). What the
-    // destination cannot take at once is sent when it can (the socket engine waits for room).
+    // Sends count bytes of buffer, waiting for room as often as needed. Pooled builder: called once
+    // per message, it must not allocate a state machine when it waits.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Outcome> SendSmallAsync(int received)
+    private async ValueTask<Outcome> SendAsync(byte[] buffer, int count)
     {
-        if (received == 0)
+        int offset = 0;
+        while (offset < count)
         {
-            return Outcome.SourceEnded;
-        }
-
-        _activity?.Touch();
-        nint sent = SendSmall(received);
-        if (sent < 0)
-        {
-            if (Marshal.GetLastPInvokeError() != Libc.EAgain)
+            int seen = _destination.WriteEdges;
+            nint sent = Send(buffer, offset, count - offset);
+            if (sent > 0)
             {
-                return Outcome.DestinationFailed; // EPIPE, ECONNRESET...: the destination is gone
+                offset += (int)sent;
+                continue;
             }
 
-            sent = 0;
+            if (sent < 0 && Marshal.GetLastPInvokeError() == Libc.EAgain)
+            {
+                if (!await _destination.WhenWritable(seen, _writable))
+                {
+                    return Outcome.Aborted;
+                }
+
+                continue;
+            }
+
+            return Failure(); // EPIPE, ECONNRESET...: the destination is gone
         }
 
-        if (sent < received)
-        {
-            try
-            {
-                _ = await _destination.SendAsync(_small.AsMemory((int)sent, received - (int)sent), SocketFlags.None);
-            }
-            catch (SocketException)
-            {
-                return Outcome.DestinationFailed;
-            }
-        }
-
-        _spliced += received;
-        return received < SmallBytes ? Outcome.Drained : Outcome.More;
+        _sent += count;
+        return Outcome.Drained;
     }
 
-    private unsafe nint SendSmall(int count)
-    {
-        using var destination = new FdLease(_destination);
-        fixed (byte* data = _small)
-        {
-            return destination.Fd < 0 ? Fail() : Libc.Send(destination.Fd, data, count, Libc.MsgDontWait | Libc.MsgNoSignal);
-        }
-    }
-
-    // Moves everything readable now from the source to the destination through the pipe. Pooled
-    // builders: called once per wake-up, these must not allocate a state machine when they wait.
+    // Moves everything readable now from the source to the destination through the pipe: Drained
+    // when the source said EAGAIN (the edges seen before that call are noted for the wait).
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> MoveAvailableAsync(SplicePipe pipe)
     {
         while (true)
         {
+            _readEdgesSeen = _source.ReadEdges;
             nint moved = SpliceIn(pipe);
             if (moved == 0)
             {
@@ -188,95 +224,97 @@ internal sealed class SpliceDirection : IRelayDirection
                 {
                     Libc.EAgain => Outcome.Drained,
                     Libc.EInval or Libc.ENoSys => Outcome.Unsupported,
+                    Libc.EBadF => Outcome.Aborted,
                     _ => Outcome.SourceEnded, // reset or error: the destination gets a FIN
                 };
             }
 
             _activity?.Touch();
-            if (!await DrainAsync(pipe, moved))
+            Outcome drained = await DrainAsync(pipe, moved);
+            if (drained != Outcome.Drained)
             {
-                return Outcome.DestinationFailed;
+                return drained;
             }
         }
     }
 
-    // Empties the pipe into the destination; false when the destination failed.
+    // Empties the pipe into the destination, waiting for room as often as needed.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> DrainAsync(SplicePipe pipe, nint pending)
+    private async ValueTask<Outcome> DrainAsync(SplicePipe pipe, nint pending)
     {
         while (pending > 0)
         {
+            int seen = _destination.WriteEdges;
             nint sent = SpliceOut(pipe, pending);
             if (sent > 0)
             {
                 pending -= sent;
-                _spliced += sent;
+                _sent += sent;
                 continue;
             }
 
             if (sent < 0 && Marshal.GetLastPInvokeError() == Libc.EAgain)
             {
-                // The destination is full. Let the socket engine tell when it can take more: send
-                // the next byte of the stream through it, then splice the rest.
-                _oneByte ??= new byte[1];
-                if (ReadOneByte(pipe) != 1)
+                if (!await _destination.WhenWritable(seen, _writable))
                 {
-                    return false;
+                    return Outcome.Aborted;
                 }
 
-                try
-                {
-                    _ = await _destination.SendAsync(_oneByte, SocketFlags.None);
-                }
-                catch (SocketException)
-                {
-                    return false;
-                }
-
-                pending--;
-                _spliced++;
                 continue;
             }
 
-            return false; // EPIPE, ECONNRESET...: the destination is gone
+            return Failure(); // EPIPE, ECONNRESET...: the destination is gone
         }
 
-        return true;
+        return Outcome.Drained;
+    }
+
+    // A failed write: the connection was cut under it (EBADF), or the destination is gone.
+    private static Outcome Failure() => Marshal.GetLastPInvokeError() == Libc.EBadF ? Outcome.Aborted : Outcome.DestinationFailed;
+
+    private unsafe nint Receive(byte[] buffer)
+    {
+        using var source = new FdLease(_source.Socket);
+        fixed (byte* data = buffer)
+        {
+            return source.Fd < 0 ? Closed() : Libc.Recv(source.Fd, data, buffer.Length, Libc.MsgDontWait);
+        }
+    }
+
+    private unsafe nint Send(byte[] buffer, int offset, int count)
+    {
+        using var destination = new FdLease(_destination.Socket);
+        fixed (byte* data = buffer)
+        {
+            return destination.Fd < 0 ? Closed() : Libc.Send(destination.Fd, data + offset, count, Libc.MsgDontWait | Libc.MsgNoSignal);
+        }
     }
 
     private unsafe nint SpliceIn(SplicePipe pipe)
     {
-        using var source = new FdLease(_source);
-        return source.Fd < 0 ? Fail() : Libc.Splice(source.Fd, null, pipe.WriteFd, null, (nuint)pipe.Size, Flags);
+        using var source = new FdLease(_source.Socket);
+        return source.Fd < 0 ? Closed() : Libc.Splice(source.Fd, null, pipe.WriteFd, null, (nuint)pipe.Size, Flags);
     }
 
     private unsafe nint SpliceOut(SplicePipe pipe, nint count)
     {
-        using var destination = new FdLease(_destination);
-        return destination.Fd < 0 ? Fail() : Libc.Splice(pipe.ReadFd, null, destination.Fd, null, (nuint)count, Flags);
+        using var destination = new FdLease(_destination.Socket);
+        return destination.Fd < 0 ? Closed() : Libc.Splice(pipe.ReadFd, null, destination.Fd, null, (nuint)count, Flags);
     }
 
-    // The socket was closed under us (the connection was aborted): report it as EBADF.
-    private static nint Fail()
+    // The socket was closed under us (the connection was cut): report it as EBADF.
+    private static nint Closed()
     {
         Marshal.SetLastPInvokeError(Libc.EBadF);
         return -1;
     }
 
-    private unsafe nint ReadOneByte(SplicePipe pipe)
-    {
-        fixed (byte* one = _oneByte)
-        {
-            return Libc.Read(pipe.ReadFd, one, 1);
-        }
-    }
-
     private enum Outcome
     {
         Drained,
-        More,
         SourceEnded,
         DestinationFailed,
         Unsupported,
+        Aborted,
     }
 }

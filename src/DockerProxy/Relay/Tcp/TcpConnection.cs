@@ -1,8 +1,10 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Logging;
 using DockerProxy.Metrics;
 using DockerProxy.Native;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace DockerProxy.Relay.Tcp;
@@ -24,6 +26,9 @@ internal sealed class TcpConnection
     private readonly TcpRelayOptions _options;
     private readonly RateLimitedReport _dialFailures;
     private Socket? _backend;
+    private TcpEventLoop? _loop;
+    private PolledSocket? _clientPoll;
+    private PolledSocket? _backendPoll;
     private int _aborted;
 
     internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options, TimeProvider time, RateLimitedReport dialFailures)
@@ -43,6 +48,11 @@ internal sealed class TcpConnection
     {
         EndPoint? clientAddress = _logger.IsEnabled(LogLevel.Debug) ? _client.RemoteEndPoint : null;
         long toContainer = 0, toClient = 0;
+        // The splice mode runs on the TCP event loop; while the loop cannot be started (out of
+        // fds), a connection goes through the Pipelines copy on the socket engine instead.
+        TcpEventLoop? loop = _options.CopyMode == CopyMode.Splice ? TcpEventLoop.TryShared() : null;
+        _loop = loop;
+        bool onLoop = loop is not null;
         try
         {
             Socket backend;
@@ -56,7 +66,14 @@ internal sealed class TcpConnection
                     return;
                 }
 
-                if (_options.ConnectTimeout is TimeSpan limit)
+                if (onLoop)
+                {
+                    if (!await ConnectOnLoopAsync(backend))
+                    {
+                        return; // aborted
+                    }
+                }
+                else if (_options.ConnectTimeout is TimeSpan limit)
                 {
                     using var timeout = new CancellationTokenSource(limit);
                     await backend.ConnectAsync(_container, timeout.Token);
@@ -87,14 +104,39 @@ internal sealed class TcpConnection
                 return;
             }
 
-            if (_options.ProxyProtocol != ProxyProtocolVersion.None)
+            IRelayDirection up, down;
+            if (onLoop)
             {
-                // Before either copy path starts: the header must be the backend's first bytes.
-                await ProxyHeader.SendAsync(backend, _client, _options.ProxyProtocol);
+                PolledSocket client = new(_client, _logger);
+                Volatile.Write(ref _clientPoll, client);
+                // Accepted on the loop, the client is non-blocking already (as its listener is).
+                if (Volatile.Read(ref _aborted) != 0 || (_client.Blocking && !SetNonBlocking(_client)) || loop!.Add(client) != 0)
+                {
+                    return; // aborted, or the loop could not take it (out of memory for epoll)
+                }
+
+                var upward = new SpliceDirection(client, _backendPoll!, SplicePipePool.Shared, Activity);
+                if (_options.ProxyProtocol != ProxyProtocolVersion.None
+                    && !await upward.SendHeaderAsync(ProxyHeader.Build(_options.ProxyProtocol, _client.RemoteEndPoint, _client.LocalEndPoint)))
+                {
+                    return; // the backend went away before the first byte
+                }
+
+                up = upward;
+                down = new SpliceDirection(_backendPoll!, client, SplicePipePool.Shared, Activity);
+            }
+            else
+            {
+                if (_options.ProxyProtocol != ProxyProtocolVersion.None)
+                {
+                    // Before either copy path starts: the header must be the backend's first bytes.
+                    await ProxyHeader.SendAsync(backend, _client, _options.ProxyProtocol);
+                }
+
+                up = new DirectionPump(_client, backend, Activity);
+                down = new DirectionPump(backend, _client, Activity);
             }
 
-            IRelayDirection up = CreateDirection(_client, backend);
-            IRelayDirection down = CreateDirection(backend, _client);
             Task upstream = up.RunAsync();
             Task downstream = down.RunAsync();
             await upstream;
@@ -112,11 +154,138 @@ internal sealed class TcpConnection
         }
         finally
         {
+            Forget(_clientPoll);
+            Forget(_backendPoll);
             _client.Dispose();
             _backend?.Dispose();
             Log.ConnectionClosed(_logger, clientAddress, toContainer, toClient);
             ProxyMetrics.BytesToContainer.Add(toContainer);
             ProxyMetrics.BytesToClient.Add(toClient);
+        }
+    }
+
+    // Dials the backend without the socket engine: a non-blocking connect(2), then the loop's
+    // output edge, then SO_ERROR. The backend socket is on the loop from then on. False: aborted.
+    private async Task<bool> ConnectOnLoopAsync(Socket backend)
+    {
+        if (!SetNonBlocking(backend))
+        {
+            return false;
+        }
+
+        int errno = StartConnect(backend, _container);
+        if (errno != 0 && errno != Libc.EInProgress)
+        {
+            throw new SocketException((int)Errno.ToSocketError(errno));
+        }
+
+        PolledSocket polled = new(backend, _logger);
+        Volatile.Write(ref _backendPoll, polled);
+        int seen = polled.WriteEdges;
+        int added = _loop!.Add(polled);
+        if (Volatile.Read(ref _aborted) != 0 || added == Libc.EBadF)
+        {
+            return false;
+        }
+
+        if (added != 0)
+        {
+            throw new SocketException((int)Errno.ToSocketError(added));
+        }
+
+        if (errno == Libc.EInProgress)
+        {
+            bool connected;
+            if (_options.ConnectTimeout is TimeSpan limit)
+            {
+                using var timeout = new CancellationTokenSource(limit);
+                using CancellationTokenRegistration cancel = timeout.Token.UnsafeRegister(static state => ((PolledSocket)state!).Close(), polled);
+                connected = await polled.WhenWritable(seen, new Readiness());
+                if (!connected && timeout.IsCancellationRequested && Volatile.Read(ref _aborted) == 0)
+                {
+                    throw new OperationCanceledException(timeout.Token);
+                }
+            }
+            else
+            {
+                connected = await polled.WhenWritable(seen, new Readiness());
+            }
+
+            if (!connected)
+            {
+                return false;
+            }
+
+            int error = PendingError(backend);
+            if (error != 0)
+            {
+                throw new SocketException((int)Errno.ToSocketError(error));
+            }
+        }
+
+        return true;
+    }
+
+    private static unsafe int StartConnect(Socket socket, IPEndPoint endPoint)
+    {
+        Span<byte> address = stackalloc byte[28];
+        int length = WriteSockaddr(endPoint, address);
+        using var lease = new FdLease(socket);
+        if (lease.Fd < 0)
+        {
+            return Libc.EBadF;
+        }
+
+        fixed (byte* raw = address)
+        {
+            return Libc.Connect(lease.Fd, raw, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    // sockaddr_in or sockaddr_in6 for endPoint; its length.
+    private static int WriteSockaddr(IPEndPoint endPoint, Span<byte> destination)
+    {
+        destination.Clear();
+        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        BitConverter.TryWriteBytes(destination, (ushort)(v6 ? Libc.AfInet6 : Libc.AfInet));
+        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+        if (!v6)
+        {
+            _ = endPoint.Address.TryWriteBytes(destination.Slice(4, 4), out _);
+            return 16;
+        }
+
+        _ = endPoint.Address.TryWriteBytes(destination.Slice(8, 16), out _);
+        BitConverter.TryWriteBytes(destination[24..], (uint)endPoint.Address.ScopeId);
+        return 28;
+    }
+
+    private static unsafe int PendingError(Socket socket)
+    {
+        using var lease = new FdLease(socket);
+        if (lease.Fd < 0)
+        {
+            return Libc.EBadF;
+        }
+
+        int error = 0;
+        uint length = sizeof(int);
+        return Libc.GetSockOpt(lease.Fd, Libc.SolSocket, Libc.SoError, &error, ref length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    // O_NONBLOCK on a socket of ours (its other status flags are clear: it is a plain socket). The
+    // socket engine never sees it: every operation on it from here on is the loop's or a raw call.
+    private static bool SetNonBlocking(Socket socket)
+    {
+        using var lease = new FdLease(socket);
+        return lease.Fd >= 0 && Libc.Fcntl(lease.Fd, Libc.FSetFl, Libc.ONonBlock) == 0;
+    }
+
+    private void Forget(PolledSocket? polled)
+    {
+        if (polled is not null)
+        {
+            _loop!.Remove(polled);
         }
     }
 
@@ -136,6 +305,9 @@ internal sealed class TcpConnection
             ShutdownBoth(_backend);
         }
 
+        // Waits on the loop end at once; then the sockets close under any call in flight.
+        Volatile.Read(ref _clientPoll)?.Close();
+        Volatile.Read(ref _backendPoll)?.Close();
         _client.Dispose();
         _backend?.Dispose();
     }
@@ -174,10 +346,6 @@ internal sealed class TcpConnection
             // Aborted meanwhile.
         }
     }
-
-    private IRelayDirection CreateDirection(Socket source, Socket destination) => _options.CopyMode == CopyMode.Splice
-        ? new SpliceDirection(source, destination, SplicePipePool.Shared, Activity)
-        : new DirectionPump(source, destination, Activity);
 
     /// <summary>The options of both legs; on a listener, for the connections it accepts.</summary>
     internal static void Configure(Socket socket)

@@ -23,6 +23,11 @@ internal sealed class TcpRelay : IRelay
     private readonly RateLimitedReport _dialFailures;
     private ITimer? _idleSweeper;
 
+    // In the splice mode the listener is on the TCP event loop too: a connection is accepted, dialled
+    // and relayed on one thread, with no hand-over between the socket engine's thread and the loop's.
+    private PolledSocket? _polledListener;
+    private readonly Readiness _acceptable = new();
+
     // Armed whenever the last connection ends: if none has come by the time it fires, the splice
     // pipes kept for reuse are closed, so a quiet proxy is back to its listener alone.
     private ITimer? _quietTimer;
@@ -59,13 +64,18 @@ internal sealed class TcpRelay : IRelay
         // options to a connection it accepts): four setsockopt calls fewer per connection.
         TcpConnection.Configure(listener);
         LocalEndPoint = listener.LocalEndPoint!;
+        if (options.CopyMode == CopyMode.Splice)
+        {
+            _ = TcpEventLoop.TryShared(); // its epoll set now, while fds are there; null: see TryShared
+        }
     }
 
     public EndPoint LocalEndPoint { get; }
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((Socket)state!).Dispose(), _listener);
+        using CancellationTokenRegistration registration = stoppingToken.Register(static state => ((TcpRelay)state!).CloseListener(), this);
+        StartAcceptingOnLoop();
         if (_options.IdleTimeout is TimeSpan idle)
         {
             TimeSpan period = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(5).Ticks));
@@ -74,7 +84,9 @@ internal sealed class TcpRelay : IRelay
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            Socket? client = await _backoff.AcceptAsync(_listener, _logger, LocalEndPoint, stoppingToken);
+            Socket? client = _polledListener is { } polled
+                ? await AcceptOnLoopAsync(polled, stoppingToken)
+                : await _backoff.AcceptAsync(_listener, _logger, LocalEndPoint, stoppingToken);
             if (client is null)
             {
                 break;
@@ -99,6 +111,86 @@ internal sealed class TcpRelay : IRelay
         }
     }
 
+    private void StartAcceptingOnLoop()
+    {
+        if (_options.CopyMode != CopyMode.Splice || TcpEventLoop.TryShared() is not { } loop)
+        {
+            return;
+        }
+
+        var polled = new PolledSocket(_listener, _logger);
+        try
+        {
+            _listener.Blocking = false; // an accept never waits on the loop's thread
+            if (loop.Add(polled) == 0)
+            {
+                _polledListener = polled;
+                return;
+            }
+
+            _listener.Blocking = true; // the socket engine accepts
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Closed meanwhile (a stop signal right after the start): the accept finds it closed.
+        }
+    }
+
+    // The next client, accepted on the loop's thread: wait for the listener's input edge, then
+    // accept while poll(2) says a connection is queued. Failures back off as on the socket engine.
+    // Null once the listener is closed.
+    private async ValueTask<Socket?> AcceptOnLoopAsync(PolledSocket polled, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                int seen = polled.ReadEdges;
+                if (!_listener.Poll(0, SelectMode.SelectRead))
+                {
+                    if (!await polled.WhenReadable(seen, _acceptable))
+                    {
+                        return null; // closed
+                    }
+
+                    continue;
+                }
+
+                Socket client = _listener.Accept();
+                _backoff.Reset();
+                return client;
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                // The queued connection went away between the poll and the accept: wait again.
+            }
+            catch (SocketException e) when (SocketErrors.IsListenerClosed(e.SocketErrorCode) && stoppingToken.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (SocketException e)
+            {
+                if (!await _backoff.DelayAfterAsync(e, _logger, LocalEndPoint, stoppingToken))
+                {
+                    return null;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    // Closes the listener (and ends the loop's wait on it, if any): no more clients are accepted.
+    private void CloseListener()
+    {
+        _polledListener?.Close();
+        _listener.Dispose();
+    }
+
     public async Task DrainAsync(TimeSpan timeout, CancellationToken abandon)
     {
         int open;
@@ -112,7 +204,7 @@ internal sealed class TcpRelay : IRelay
             }
         }
 
-        _listener.Dispose(); // stop accepting: from now on new clients are refused
+        CloseListener(); // stop accepting: from now on new clients are refused
         if (open == 0)
         {
             return;
@@ -303,7 +395,7 @@ internal sealed class TcpRelay : IRelay
             await quietTimer.DisposeAsync();
         }
 
-        _listener.Dispose();
+        CloseListener();
         if (open.Length == 0)
         {
             return;

@@ -4,6 +4,12 @@ namespace DockerProxy.Relay.Tcp;
 /// <param name="CopyMode">splice (zero copy) or Pipelines.</param>
 internal sealed record TcpRelayOptions(CopyMode CopyMode)
 {
+    /// <summary>After traffic, how long the TCP event loop polls before it sleeps (splice mode).</summary>
+    internal static readonly TimeSpan DefaultBusyPoll = TimeSpan.FromTicks(50 * TimeSpan.TicksPerMicrosecond);
+
+    /// <summary>The longest busy poll accepted: beyond it, polling costs more than a wake-up saves.</summary>
+    internal static readonly TimeSpan MaxBusyPoll = TimeSpan.FromMilliseconds(1);
+
     /// <summary>The defaults: splice, which the side-by-side benchmark measured fastest (docs/performance.md).</summary>
     internal static TcpRelayOptions Default { get; } = new(CopyMode.Splice);
 

@@ -44,38 +44,10 @@ public sealed class UdpBusyPollTests
 
         // Asleep, not polling: the loop's thread is seen blocked in epoll_wait(2) in several
         // readings in a row (a polling loop runs, or passes through sched_yield), within a bound.
-        (await SleepsInEpollAsync(proxy.Pid)).Should().BeTrue("after the traffic the event loop sleeps in epoll_wait (-udp-busy-poll {0})", busyPoll);
-        long before = CpuTicks(proxy.Pid);
+        (await LoopThreads.SleepsInEpollAsync(proxy.Pid, "udp-loop")).Should().BeTrue("after the traffic the event loop sleeps in epoll_wait (-udp-busy-poll {0})", busyPoll);
+        long before = LoopThreads.CpuTicks(proxy.Pid);
         await Task.Delay(TimeSpan.FromSeconds(1));
-        long used = CpuTicks(proxy.Pid) - before;
+        long used = LoopThreads.CpuTicks(proxy.Pid) - before;
         used.Should().BeLessThan(IdleTicks, "and stays asleep: a loop still polling would use a whole core (-udp-busy-poll {0})", busyPoll);
-    }
-
-    // Whether the thread named udp-loop is in state S with its wait channel in epoll, five readings
-    // 50 ms apart in a row (10 s at most).
-    private static async Task<bool> SleepsInEpollAsync(int pid)
-    {
-        string? task = Directory.GetDirectories($"/proc/{pid}/task")
-            .FirstOrDefault(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == "udp-loop");
-        task.Should().NotBeNull("the UDP event loop runs on a thread named udp-loop");
-        int inARow = 0;
-        for (int i = 0; i < 200 && inARow < 5; i++)
-        {
-            string stat = File.ReadAllText(Path.Combine(task!, "stat"));
-            char state = stat[stat.LastIndexOf(')') + 2];
-            string wchan = File.ReadAllText(Path.Combine(task!, "wchan"));
-            inARow = state == 'S' && wchan.Contains("epoll", StringComparison.Ordinal) ? inARow + 1 : 0;
-            await Task.Delay(50);
-        }
-
-        return inARow >= 5;
-    }
-
-    // utime + stime of the process, in clock ticks (/proc/PID/stat fields 14 and 15).
-    private static long CpuTicks(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 }
