@@ -20,6 +20,7 @@ internal static class Flags
     internal const string UdpTimeout = "udp-timeout";
     internal const string UdpMaxSessions = "udp-max-sessions";
     internal const string UdpBusyPoll = "udp-busy-poll";
+    internal const string TcpBusyPoll = "tcp-busy-poll";
     internal const string CopyMode = "copy-mode";
     internal const string ConnectTimeout = "connect-timeout";
     internal const string IdleTimeout = "idle-timeout";
@@ -49,6 +50,7 @@ internal static class Flags
         new(User, FlagKind.String, "once listening, drop to this user and its group, with no capabilities", "NAME", null, "DOCKER_PROXY_USER"),
         new(UdpTimeout, FlagKind.Duration, "UDP: close a session idle this long either way (Go duration: 30s, 5m)", "DURATION", "90s", "DOCKER_PROXY_UDP_TIMEOUT"),
         new(CopyMode, FlagKind.String, "TCP: how bytes are copied: splice (zero copy) or pipelines", "MODE", "splice", "DOCKER_PROXY_COPY_MODE"),
+        new(TcpBusyPoll, FlagKind.Duration, "TCP (splice mode): after traffic, poll the connections this long before sleeping (more throughput for some CPU; 0: off; at most 1ms)", "DURATION", "50us", "DOCKER_PROXY_TCP_BUSY_POLL"),
         new(UdpMaxSessions, FlagKind.Int, "UDP: most sessions at once; a new client beyond evicts the least recently used", "N", "65536", "DOCKER_PROXY_UDP_MAX_SESSIONS"),
         new(UdpBusyPoll, FlagKind.Duration, "UDP: after traffic, poll the sockets this long before sleeping (lower latency for some CPU; 0: off; at most 1ms)", "DURATION", "50us", "DOCKER_PROXY_UDP_BUSY_POLL"),
         new(DrainTimeout, FlagKind.Duration, "on SIGINT/SIGTERM stop accepting and let open TCP connections finish for up to this long (default: cut them at once)", "DURATION", null, "DOCKER_PROXY_DRAIN_TIMEOUT"),

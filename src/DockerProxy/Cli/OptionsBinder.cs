@@ -77,6 +77,7 @@ internal static class OptionsBinder
         TimeSpan udpTimeout = settings.Duration(Flags.UdpTimeout, UdpRelayOptions.DefaultIdleTimeout)!.Value;
         long udpMaxSessions = settings.Integer(Flags.UdpMaxSessions, UdpRelayOptions.DefaultMaxSessions, 1, 16_777_216)!.Value;
         TimeSpan udpBusyPoll = settings.ZeroOrDuration(Flags.UdpBusyPoll, UdpRelayOptions.DefaultBusyPoll, UdpRelayOptions.MaxBusyPoll);
+        TimeSpan tcpBusyPoll = settings.ZeroOrDuration(Flags.TcpBusyPoll, TcpRelayOptions.DefaultBusyPoll, TcpRelayOptions.MaxBusyPoll);
         TimeSpan? connectTimeout = settings.Duration(Flags.ConnectTimeout, null);
         TimeSpan? idleTimeout = settings.Duration(Flags.IdleTimeout, null);
         long? maxConnections = settings.Integer(Flags.MaxConnections, null, 1, int.MaxValue);
@@ -98,6 +99,7 @@ internal static class OptionsBinder
             UdpTimeout = udpTimeout,
             UdpMaxSessions = (int)udpMaxSessions,
             UdpBusyPoll = udpBusyPoll,
+            TcpBusyPoll = tcpBusyPoll,
             ConnectTimeout = connectTimeout,
             IdleTimeout = idleTimeout,
             MaxConnections = (int?)maxConnections,

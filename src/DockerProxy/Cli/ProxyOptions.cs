@@ -28,6 +28,9 @@ internal sealed record ProxyOptions(string Proto, IPEndPoint Host, IPEndPoint Co
     /// <summary>How long the UDP event loop polls after traffic before it sleeps (zero: never).</summary>
     public TimeSpan UdpBusyPoll { get; init; } = UdpRelayOptions.DefaultBusyPoll;
 
+    /// <summary>How long the TCP event loop (splice mode) polls after traffic before it sleeps (zero: never).</summary>
+    public TimeSpan TcpBusyPoll { get; init; } = TcpRelayOptions.DefaultBusyPoll;
+
     /// <summary>TCP: splice or Pipelines.</summary>
     public CopyMode CopyMode { get; init; } = TcpRelayOptions.Default.CopyMode;
 

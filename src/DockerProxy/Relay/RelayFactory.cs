@@ -16,6 +16,7 @@ internal static class RelayFactory
     internal static IRelay Create(ProxyOptions options, ILoggerFactory loggers, TimeProvider time)
     {
         UdpEventLoop.BusyPoll = options.UdpBusyPoll;
+        TcpEventLoop.BusyPoll = options.TcpBusyPoll;
         if (options.Mappings is not null)
         {
             return MappingSet.Start(options.Mappings, options.Tcp, new UdpRelayOptions(options.UdpTimeout, options.UdpMaxSessions), loggers, time);

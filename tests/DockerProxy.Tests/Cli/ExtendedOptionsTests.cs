@@ -18,6 +18,7 @@ public sealed class ExtendedOptionsTests
         options.UdpTimeout.Should().Be(TimeSpan.FromSeconds(90));
         options.UdpMaxSessions.Should().Be(65536);
         options.UdpBusyPoll.Should().Be(TimeSpan.FromMicroseconds(50));
+        options.TcpBusyPoll.Should().Be(TimeSpan.FromMicroseconds(50));
         options.CopyMode.Should().Be(CopyMode.Splice);
         options.ConnectTimeout.Should().BeNull();
         options.IdleTimeout.Should().BeNull();
@@ -59,40 +60,65 @@ public sealed class ExtendedOptionsTests
     }
 
     [Theory]
-    [InlineData("0", 0)]
-    [InlineData("0s", 0)]
-    [InlineData("20us", 20)]
-    [InlineData("20µs", 20)]
-    [InlineData("1ms", 1000)]
-    public void Busy_poll_from_zero_to_a_millisecond(string value, int microseconds)
+    [InlineData("udp", "0", 0)]
+    [InlineData("udp", "0s", 0)]
+    [InlineData("udp", "20us", 20)]
+    [InlineData("udp", "20µs", 20)]
+    [InlineData("udp", "1ms", 1000)]
+    [InlineData("tcp", "0", 0)]
+    [InlineData("tcp", "20us", 20)]
+    [InlineData("tcp", "1ms", 1000)]
+    public void Busy_poll_from_zero_to_a_millisecond(string proto, string value, int microseconds)
     {
         TimeSpan expected = TimeSpan.FromMicroseconds(microseconds);
+        (string flag, string variable) = BusyPollNames(proto);
 
-        Bind(["-udp-busy-poll", value]).UdpBusyPoll.Should().Be(expected);
-        Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = value }).UdpBusyPoll.Should().Be(expected);
-        Bind(["-udp-busy-poll", value], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = "7us" }).UdpBusyPoll.Should().Be(expected);
-    }
-
-    [Theory]
-    [InlineData("-1us")]
-    [InlineData("1001us")]
-    [InlineData("2ms")]
-    public void Busy_poll_out_of_range_is_refused(string value)
-    {
-        Action flag = () => Bind(["-udp-busy-poll", value]);
-        Action variable = () => Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = value });
-
-        flag.Should().Throw<StartupException>().WithMessage($"invalid -udp-busy-poll \"{value}\": must be a Go duration from 0 to 1ms*");
-        variable.Should().Throw<StartupException>().WithMessage($"invalid DOCKER_PROXY_UDP_BUSY_POLL \"{value}\": must be a Go duration from 0 to 1ms*");
+        BusyPoll(proto, Bind([flag, value])).Should().Be(expected);
+        BusyPoll(proto, Bind([], new() { [variable] = value })).Should().Be(expected);
+        BusyPoll(proto, Bind([flag, value], new() { [variable] = "7us" })).Should().Be(expected);
     }
 
     [Fact]
-    public void A_busy_poll_that_is_no_duration_is_refused()
+    public void Each_busy_poll_sets_its_own_loop()
     {
-        Action variable = () => Bind([], new() { ["DOCKER_PROXY_UDP_BUSY_POLL"] = "soon" });
+        ProxyOptions options = Bind(["-tcp-busy-poll", "0"]);
 
-        variable.Should().Throw<StartupException>().WithMessage("invalid DOCKER_PROXY_UDP_BUSY_POLL \"soon\"*");
+        options.TcpBusyPoll.Should().Be(TimeSpan.Zero);
+        options.UdpBusyPoll.Should().Be(TimeSpan.FromMicroseconds(50));
+        Bind(["-udp-busy-poll", "0"]).TcpBusyPoll.Should().Be(TimeSpan.FromMicroseconds(50));
     }
+
+    [Theory]
+    [InlineData("udp", "-1us")]
+    [InlineData("udp", "1001us")]
+    [InlineData("udp", "2ms")]
+    [InlineData("tcp", "-1us")]
+    [InlineData("tcp", "2ms")]
+    public void Busy_poll_out_of_range_is_refused(string proto, string value)
+    {
+        (string flag, string variable) = BusyPollNames(proto);
+        Action byFlag = () => Bind([flag, value]);
+        Action byVariable = () => Bind([], new() { [variable] = value });
+
+        byFlag.Should().Throw<StartupException>().WithMessage($"invalid {flag} \"{value}\": must be a Go duration from 0 to 1ms*");
+        byVariable.Should().Throw<StartupException>().WithMessage($"invalid {variable} \"{value}\": must be a Go duration from 0 to 1ms*");
+    }
+
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("tcp")]
+    public void A_busy_poll_that_is_no_duration_is_refused(string proto)
+    {
+        string variable = BusyPollNames(proto).Variable;
+        Action bind = () => Bind([], new() { [variable] = "soon" });
+
+        bind.Should().Throw<StartupException>().WithMessage($"invalid {variable} \"soon\"*");
+    }
+
+    private static (string Flag, string Variable) BusyPollNames(string proto) =>
+        ($"-{proto}-busy-poll", $"DOCKER_PROXY_{proto.ToUpperInvariant()}_BUSY_POLL");
+
+    private static TimeSpan BusyPoll(string proto, ProxyOptions options) => proto == "udp" ? options.UdpBusyPoll : options.TcpBusyPoll;
 
     [Theory]
     [InlineData("1", 1)]
