@@ -46,6 +46,7 @@ internal static class Errno
     internal static SocketError ToSocketError(int errno) => errno switch
     {
         1 or 13 => SocketError.AccessDenied, // EPERM (a firewall), EACCES
+        12 or 28 => SocketError.NoBufferSpaceAvailable, // ENOMEM, ENOSPC (epoll: max_user_watches)
         22 => SocketError.InvalidArgument,
         24 or 23 => SocketError.TooManyOpenSockets, // EMFILE, ENFILE
         97 => SocketError.AddressFamilyNotSupported,

@@ -110,9 +110,21 @@ internal sealed class TcpConnection
                 PolledSocket client = new(_client, _logger);
                 Volatile.Write(ref _clientPoll, client);
                 // Accepted on the loop, the client is non-blocking already (as its listener is).
-                if (Volatile.Read(ref _aborted) != 0 || (_client.Blocking && !SetNonBlocking(_client)) || loop!.Add(client) != 0)
+                if (Volatile.Read(ref _aborted) != 0 || (_client.Blocking && !SetNonBlocking(_client)))
                 {
-                    return; // aborted, or the loop could not take it (out of memory for epoll)
+                    return; // aborted
+                }
+
+                int added = loop!.Add(client);
+                if (added != 0)
+                {
+                    // The kernel would not watch one more socket (ENOSPC past max_user_watches, ENOMEM).
+                    if (added != Libc.EBadF)
+                    {
+                        Log.ConnectionFailed(_logger, new SocketException((int)Errno.ToSocketError(added)));
+                    }
+
+                    return;
                 }
 
                 var upward = new SpliceDirection(client, _backendPoll!, SplicePipePool.Shared, Activity);
