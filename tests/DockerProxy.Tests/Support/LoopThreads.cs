@@ -5,6 +5,21 @@ namespace DockerProxy.Tests.Support;
 /// <summary>What /proc says of a proxy's event-loop thread (udp-loop, tcp-loop) and of its CPU.</summary>
 internal static class LoopThreads
 {
+    // Clock ticks (1/100 s) an idle proxy may use in a quiet second: a loop still polling would
+    // use about 100.
+    private const int IdleTicks = 10;
+
+    /// <summary>Asserts that the event loop sleeps: its thread is seen blocked in epoll_wait(2) in
+    /// several readings in a row, and the process then uses almost no CPU for a second.</summary>
+    internal static async Task ShouldSleepAsync(int pid, string name, string setting)
+    {
+        (await SleepsInEpollAsync(pid, name)).Should().BeTrue("after the traffic the event loop sleeps in epoll_wait ({0})", setting);
+        long before = CpuTicks(pid);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        long used = CpuTicks(pid) - before;
+        used.Should().BeLessThan(IdleTicks, "and stays asleep: a loop still polling would use a whole core ({0})", setting);
+    }
+
     /// <summary>Whether the thread named <paramref name="name"/> is in state S with its wait channel
     /// in epoll, five readings 50 ms apart in a row (10 s at most). A polling loop runs, or passes
     /// through sched_yield, and is not seen so five times in a row.</summary>

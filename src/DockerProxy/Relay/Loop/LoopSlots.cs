@@ -57,6 +57,20 @@ internal sealed class LoopSlots<T>
         }
     }
 
+    /// <summary>The next events of a loop (waiting as <paramref name="poll"/> does, again after an
+    /// interruption), resolved into <paramref name="members"/> (null: removed since); their count.</summary>
+    internal unsafe int Next(ref BusyPollWait poll, int epoll, byte* events, T?[] members, long pollTicks)
+    {
+        int count;
+        while ((count = poll.Wait(epoll, events, members.Length, pollTicks)) <= 0)
+        {
+            // EINTR: wait again.
+        }
+
+        Resolve(events, count, members);
+        return count;
+    }
+
     /// <summary>Resolves the tokens of one epoll_wait into members (null: removed since).</summary>
     internal unsafe void Resolve(byte* events, int count, T?[] members)
     {

@@ -186,17 +186,11 @@ internal sealed class SpliceDirection : IRelayDirection
                 continue;
             }
 
-            if (sent < 0 && Marshal.GetLastPInvokeError() == Libc.EAgain)
+            Outcome room = await RoomAfterAsync(sent, seen);
+            if (room != Outcome.Drained)
             {
-                if (!await _destination.WhenWritable(seen, _writable))
-                {
-                    return Outcome.Aborted;
-                }
-
-                continue;
+                return room;
             }
-
-            return Failure(); // EPIPE, ECONNRESET...: the destination is gone
         }
 
         _sent += count;
@@ -253,24 +247,31 @@ internal sealed class SpliceDirection : IRelayDirection
                 continue;
             }
 
-            if (sent < 0 && Marshal.GetLastPInvokeError() == Libc.EAgain)
+            Outcome room = await RoomAfterAsync(sent, seen);
+            if (room != Outcome.Drained)
             {
-                if (!await _destination.WhenWritable(seen, _writable))
-                {
-                    return Outcome.Aborted;
-                }
-
-                continue;
+                return room;
             }
-
-            return Failure(); // EPIPE, ECONNRESET...: the destination is gone
         }
 
         return Outcome.Drained;
     }
 
-    // A failed write: the connection was cut under it (EBADF), or the destination is gone.
-    private static Outcome Failure() => Marshal.GetLastPInvokeError() == Libc.EBadF ? Outcome.Aborted : Outcome.DestinationFailed;
+    // After a write that moved nothing (its result, and the output edges noted before it): Drained
+    // once the destination has room again (EAGAIN, then its next edge); Aborted when the
+    // connection was cut (EBADF, or the wait ended); DestinationFailed when the destination is
+    // gone (EPIPE, ECONNRESET...). Reads the errno first, before any other call.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Outcome> RoomAfterAsync(nint result, int seen)
+    {
+        int errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+        if (errno == Libc.EAgain)
+        {
+            return await _destination.WhenWritable(seen, _writable) ? Outcome.Drained : Outcome.Aborted;
+        }
+
+        return errno == Libc.EBadF ? Outcome.Aborted : Outcome.DestinationFailed;
+    }
 
     private unsafe nint Receive(byte[] buffer)
     {

@@ -113,13 +113,7 @@ internal sealed unsafe class TcpEventLoop
         var ready = new PolledSocket?[MaxEvents];
         while (true)
         {
-            int count = _poll.Wait(_epoll, events, MaxEvents, Volatile.Read(ref s_busyPollTicks));
-            if (count <= 0)
-            {
-                continue; // EINTR
-            }
-
-            _slots.Resolve(events, count, ready);
+            int count = _slots.Next(ref _poll, _epoll, events, ready, Volatile.Read(ref s_busyPollTicks));
             for (int i = 0; i < count; i++)
             {
                 PolledSocket? member = ready[i];

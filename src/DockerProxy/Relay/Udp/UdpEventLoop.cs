@@ -153,13 +153,7 @@ internal sealed unsafe class UdpEventLoop
         var ready = new LoopMember?[MaxEvents];
         while (true)
         {
-            int count = _poll.Wait(_epoll, events, MaxEvents, Volatile.Read(ref s_busyPollTicks));
-            if (count <= 0)
-            {
-                continue; // EINTR
-            }
-
-            _slots.Resolve(events, count, ready);
+            int count = _slots.Next(ref _poll, _epoll, events, ready, Volatile.Read(ref s_busyPollTicks));
             for (int i = 0; i < count; i++)
             {
                 LoopMember? member = ready[i];
