@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""How far any relay can go on this machine: the originals, ours and a minimal C relay
-(build/bench/floor/minimal-relay.c: one epoll thread, recv/send, nothing else) side by side.
+"""How far any relay can go on this machine: the originals, ours and minimal C relays
+(build/bench/floor/minimal-relay.c for TCP, minimal-udp-relay.c for UDP: one epoll thread each,
+nothing else) side by side.
 
     build/bench/floor.py [--rounds N] [--seconds S] [--ours PATH]
 
 Measures, interleaved (every round runs every column in turn, the first column rotating):
 64-byte request/response over 16 TCP connections (requests/s), connect + one round trip + close
 with 16 clients (connections/s), both from build/bench/LoadGen against its echo backend, and
-iperf3 -P 4 through the relay (Gbit/s); also the relay's CPU per request or per connection
+iperf3 -P 4 through the relay (Gbit/s); 64-byte UDP request/response with 64 clients (one
+LoadGen thread, requests/s); also the relay's CPU per request or per connection
 (utime + stime over the whole LoadGen run, warm-up included, over the operations of its window
 stretched to that length: an estimate, alike for every column).
 Prints a markdown table: medians with (min-max), and each column's ratio to the better original.
 
-The minimal relay is a yardstick, not a candidate: it has no options, limits, logs or keepalive,
-and copies through memory. What it cannot beat, no relay design can beat on this machine: the
+The minimal relays are yardsticks, not candidates: the TCP one has no options, limits, logs or
+keepalive, and copies through memory; the UDP one has sessions but no expiry, no limits and no
+source-address control messages. What it cannot beat, no relay design can beat on this machine: the
 rest of the cost is the kernel's (loopback TCP and waking the peers), paid by every relay alike.
 It runs twice: as it is, and polling epoll for 50 us before it sleeps (MINIMAL_RELAY_BUSY_POLL_US).
 
@@ -32,10 +35,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "build", "tools"))
 import measure_core as mc  # noqa: E402
+import measure_udp as mu  # noqa: E402
 
 LOADGEN = os.path.join(ROOT, "artifacts", "bench", "loadgen", "loadgen")
 OUT = os.path.join(ROOT, "artifacts", "bench", "floor")
-SOURCE = os.path.join(ROOT, "build", "bench", "floor", "minimal-relay.c")
+SOURCES = os.path.join(ROOT, "build", "bench", "floor")
 TIMEOUT_S = 60
 
 
@@ -45,20 +49,21 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def build_minimal():
+def build_minimal(name):
+    """Compiles build/bench/floor/NAME.c; returns it and a wrapper that busy-polls 50 us."""
     os.makedirs(OUT, exist_ok=True)
-    binary = os.path.join(OUT, "minimal-relay")
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", binary, SOURCE], check=True, timeout=TIMEOUT_S)
-    busy = os.path.join(OUT, "minimal-relay-busy-poll")
+    binary = os.path.join(OUT, name)
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", binary, os.path.join(SOURCES, name + ".c")], check=True, timeout=TIMEOUT_S)
+    busy = os.path.join(OUT, name + "-busy-poll")
     with open(busy, "w") as f:
         f.write(f'#!/bin/sh\nMINIMAL_RELAY_BUSY_POLL_US=50 exec "{binary}" "$@"\n')
     os.chmod(busy, 0o755)
     return binary, busy
 
 
-def loadgen(mode, port, seconds):
+def loadgen(mode, port, seconds, extra=("--conns", "16")):
     argv = [LOADGEN, mode, "--port", str(port), "--size", "64", "--warmup", "0.5",
-            "--seconds", str(seconds), "--conns", "16"]
+            "--seconds", str(seconds), *extra]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + TIMEOUT_S)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if report.get("errors") or report.get("wrong_bytes"):
@@ -82,6 +87,22 @@ def closed_loop(binary, mode, seconds):
         echo.stdin.close()
         echo.wait(timeout=TIMEOUT_S)
     return rate, used / (rate * (seconds + 0.5)) * 1e6
+
+
+def udp_closed_loop(binary, seconds):
+    """UDP request/response with 64 clients (distinct source ports, one LoadGen thread): requests/s."""
+    echo = subprocess.Popen([LOADGEN, "udp-echo"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        echo_port = int(echo.stdout.readline())
+        proxy = mu.start_ready_udp_proxy(binary, echo_port)
+        try:
+            rate = loadgen("udp-rr", proxy.host_port, seconds, ("--clients", "64", "--threads", "1"))
+        finally:
+            mu.stop_proxy(proxy)
+    finally:
+        echo.stdin.close()
+        echo.wait(timeout=TIMEOUT_S)
+    return rate
 
 
 def bulk(binary, seconds):
@@ -122,13 +143,17 @@ def main():
         parser.error("--rounds 1-20, --seconds 1-30")
     if not os.access(LOADGEN, os.X_OK):
         sys.exit(f"floor.py: {LOADGEN} is missing: run build/bench/run.sh --quick --no-docs once")
-    minimal, minimal_busy = build_minimal()
+    minimal, minimal_busy = build_minimal("minimal-relay")
+    minimal_udp, minimal_udp_busy = build_minimal("minimal-udp-relay")
+    original_20 = os.path.join(ROOT, "artifacts", "originals", "20.10", "docker-proxy")
+    original_28 = os.path.join(ROOT, "artifacts", "originals", "28.5", "docker-proxy")
+    # Each column: its binary for TCP, and for UDP.
     columns = {
-        "orig-20.10": os.path.join(ROOT, "artifacts", "originals", "20.10", "docker-proxy"),
-        "orig-28.5": os.path.join(ROOT, "artifacts", "originals", "28.5", "docker-proxy"),
-        "ours": args.ours,
-        "minimal": minimal,
-        "minimal-busy-poll": minimal_busy,
+        "orig-20.10": (original_20, original_20),
+        "orig-28.5": (original_28, original_28),
+        "ours": (args.ours, args.ours),
+        "minimal": (minimal, minimal_udp),
+        "minimal-busy-poll": (minimal_busy, minimal_udp_busy),
     }
     metrics = {
         "rr16": ("TCP RR 64 B, 16 connections (requests/s)", 0),
@@ -136,6 +161,7 @@ def main():
         "crr16": ("connect + RR 64 B + close, 16 clients (/s)", 0),
         "crr16_cpu": ("relay CPU per connection, CRR 16 (µs)", 1),
         "bulk4": ("TCP bulk, 4 streams (Gbit/s)", 2),
+        "udp64": ("UDP RR 64 B, 64 clients (requests/s)", 0),
     }
     samples = {name: {m: [] for m in metrics} for name in columns}
     names = list(columns)
@@ -143,15 +169,18 @@ def main():
         order = names[r % len(names):] + names[:r % len(names)]
         print(f"round {r + 1} of {args.rounds}: {' '.join(order)}", file=sys.stderr)
         for name in order:
-            rr, cpu = closed_loop(columns[name], "tcp-rr", args.seconds)
+            tcp, udp = columns[name]
+            rr, cpu = closed_loop(tcp, "tcp-rr", args.seconds)
             samples[name]["rr16"].append(rr)
             samples[name]["rr16_cpu"].append(cpu)
-            crr, cpu = closed_loop(columns[name], "tcp-crr", args.seconds)
+            crr, cpu = closed_loop(tcp, "tcp-crr", args.seconds)
             samples[name]["crr16"].append(crr)
             samples[name]["crr16_cpu"].append(cpu)
-            gbps = bulk(columns[name], args.seconds + 1)
+            gbps = bulk(tcp, args.seconds + 1)
             samples[name]["bulk4"].append(gbps)
-            print(f"  {name:18s} rr16={rr:,.0f} crr16={crr:,.0f} bulk4={gbps:.2f}", file=sys.stderr)
+            udp64 = udp_closed_loop(udp, args.seconds)
+            samples[name]["udp64"].append(udp64)
+            print(f"  {name:18s} rr16={rr:,.0f} crr16={crr:,.0f} bulk4={gbps:.2f} udp64={udp64:,.0f}", file=sys.stderr)
 
     print(f"{args.rounds} interleaved round(s); medians with (min–max); ratios: median / better original's median")
     print()
