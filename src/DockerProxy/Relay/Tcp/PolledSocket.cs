@@ -5,8 +5,8 @@ using Microsoft.Extensions.Logging;
 namespace DockerProxy.Relay.Tcp;
 
 /// <summary>
-/// A connected TCP socket on the <see cref="TcpEventLoop"/>: registered once, edge-triggered, for
-/// input and output. The loop counts the edges; a direction reads (or writes) until the kernel
+/// A TCP socket on the <see cref="TcpEventLoop"/> (a connection's leg, or a listener, whose input
+/// edges say a client is queued): registered once, edge-triggered, for input and output. The loop counts the edges; a direction reads (or writes) until the kernel
 /// says EAGAIN, or a read comes back short, and then waits for an edge newer than the count it
 /// noted before that call. A short read means the receive queue was empty when it returned, so any
 /// byte that arrives later raises a new edge: no extra read that ends in EAGAIN is needed, as it is

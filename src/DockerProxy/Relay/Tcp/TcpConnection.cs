@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using DockerProxy.Logging;
@@ -22,6 +21,7 @@ internal sealed class TcpConnection
 
     private readonly Socket _client;
     private readonly IPEndPoint _container;
+    private readonly byte[] _containerSockaddr;
     private readonly ILogger _logger;
     private readonly TcpRelayOptions _options;
     private readonly RateLimitedReport _dialFailures;
@@ -31,9 +31,10 @@ internal sealed class TcpConnection
     private PolledSocket? _backendPoll;
     private int _aborted;
 
-    internal TcpConnection(Socket client, IPEndPoint container, ILogger logger, TcpRelayOptions options, TimeProvider time, RateLimitedReport dialFailures)
+    internal TcpConnection(Socket client, IPEndPoint container, byte[] containerSockaddr, ILogger logger, TcpRelayOptions options, TimeProvider time, RateLimitedReport dialFailures)
     {
         _client = client;
+        _containerSockaddr = containerSockaddr;
         _dialFailures = dialFailures;
         _container = container;
         _logger = logger;
@@ -185,7 +186,7 @@ internal sealed class TcpConnection
             return false;
         }
 
-        int errno = StartConnect(backend, _container);
+        int errno = StartConnect(backend, _containerSockaddr);
         if (errno != 0 && errno != Libc.EInProgress)
         {
             throw new SocketException((int)Errno.ToSocketError(errno));
@@ -207,25 +208,14 @@ internal sealed class TcpConnection
 
         if (errno == Libc.EInProgress)
         {
-            bool connected;
-            if (_options.ConnectTimeout is TimeSpan limit)
+            // -connect-timeout ends the wait as an abort does; only the deadline tells them apart.
+            using CancellationTokenSource? timeout = _options.ConnectTimeout is TimeSpan limit ? new CancellationTokenSource(limit) : null;
+            using CancellationTokenRegistration cancel = timeout?.Token.UnsafeRegister(static state => ((PolledSocket)state!).Close(), polled) ?? default;
+            if (!await polled.WhenWritable(seen, new Readiness()))
             {
-                using var timeout = new CancellationTokenSource(limit);
-                using CancellationTokenRegistration cancel = timeout.Token.UnsafeRegister(static state => ((PolledSocket)state!).Close(), polled);
-                connected = await polled.WhenWritable(seen, new Readiness());
-                if (!connected && timeout.IsCancellationRequested && Volatile.Read(ref _aborted) == 0)
-                {
-                    throw new OperationCanceledException(timeout.Token);
-                }
-            }
-            else
-            {
-                connected = await polled.WhenWritable(seen, new Readiness());
-            }
-
-            if (!connected)
-            {
-                return false;
+                return timeout is { IsCancellationRequested: true } && Volatile.Read(ref _aborted) == 0
+                    ? throw new OperationCanceledException(timeout.Token)
+                    : false;
             }
 
             int error = PendingError(backend);
@@ -238,38 +228,18 @@ internal sealed class TcpConnection
         return true;
     }
 
-    private static unsafe int StartConnect(Socket socket, IPEndPoint endPoint)
+    private static unsafe int StartConnect(Socket socket, byte[] sockaddr)
     {
-        Span<byte> address = stackalloc byte[28];
-        int length = WriteSockaddr(endPoint, address);
         using var lease = new FdLease(socket);
         if (lease.Fd < 0)
         {
             return Libc.EBadF;
         }
 
-        fixed (byte* raw = address)
+        fixed (byte* raw = sockaddr)
         {
-            return Libc.Connect(lease.Fd, raw, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+            return Libc.Connect(lease.Fd, raw, sockaddr.Length) == 0 ? 0 : Marshal.GetLastPInvokeError();
         }
-    }
-
-    // sockaddr_in or sockaddr_in6 for endPoint; its length.
-    private static int WriteSockaddr(IPEndPoint endPoint, Span<byte> destination)
-    {
-        destination.Clear();
-        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
-        BitConverter.TryWriteBytes(destination, (ushort)(v6 ? Libc.AfInet6 : Libc.AfInet));
-        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
-        if (!v6)
-        {
-            _ = endPoint.Address.TryWriteBytes(destination.Slice(4, 4), out _);
-            return 16;
-        }
-
-        _ = endPoint.Address.TryWriteBytes(destination.Slice(8, 16), out _);
-        BitConverter.TryWriteBytes(destination[24..], (uint)endPoint.Address.ScopeId);
-        return 28;
     }
 
     private static unsafe int PendingError(Socket socket)

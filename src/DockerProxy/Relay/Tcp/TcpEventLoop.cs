@@ -4,8 +4,8 @@ using DockerProxy.Relay.Loop;
 namespace DockerProxy.Relay.Tcp;
 
 /// <summary>
-/// One thread, one epoll set, for the connected sockets of every TCP relay of the process in the
-/// splice copy mode (listeners stay on the socket engine). Each socket is registered once,
+/// One thread, one epoll set, for the listeners and connected sockets of every TCP relay of the
+/// process in the splice copy mode. Each socket is registered once,
 /// edge-triggered, for input and output; an event completes the wait of the direction that reads
 /// or writes it, and the direction's continuation runs here, inline. After traffic the thread
 /// polls before it sleeps (<see cref="BusyPollWait"/>): the socket engine's thread always sleeps
@@ -45,9 +45,9 @@ internal sealed unsafe class TcpEventLoop
 
     /// <summary>
     /// The process's loop: its epoll set is made by the first TCP relay in the splice mode (so a
-    /// connection never needs an fd for it), its thread by the first connection (an idle proxy has
-    /// none). Null while the set cannot be made (no fd left): connections then go through the
-    /// Pipelines copy on the socket engine, and a later one tries again.
+    /// connection never needs an fd for it), its thread by the first socket it watches (the
+    /// relay's listener). Null while the set cannot be made (no fd left): connections then go
+    /// through the Pipelines copy on the socket engine, and a later one tries again.
     /// </summary>
     internal static TcpEventLoop? TryShared()
     {
@@ -74,7 +74,7 @@ internal sealed unsafe class TcpEventLoop
         }
     }
 
-    /// <summary>Watches a connected (or connecting) non-blocking socket; 0, or the errno.</summary>
+    /// <summary>Watches a non-blocking socket (a listener, a connected or connecting one); 0, or the errno.</summary>
     internal int Add(PolledSocket member)
     {
         if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)

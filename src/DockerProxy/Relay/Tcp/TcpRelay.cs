@@ -21,6 +21,10 @@ internal sealed class TcpRelay : IRelay
     private readonly TimeProvider _time;
     private readonly RateLimitedReport _limitReport;
     private readonly RateLimitedReport _dialFailures;
+
+    // The container's address as connect(2) takes it (IPEndPoint.Serialize gives the native
+    // sockaddr), made once for every dial on the event loop.
+    private readonly byte[] _containerSockaddr;
     private ITimer? _idleSweeper;
 
     // In the splice mode the listener is on the TCP event loop too: a connection is accepted, dialled
@@ -57,6 +61,8 @@ internal sealed class TcpRelay : IRelay
         _dialFailures = new RateLimitedReport(time, TimeSpan.FromSeconds(1));
         _listener = listener;
         _container = container;
+        SocketAddress sockaddr = container.Serialize();
+        _containerSockaddr = sockaddr.Buffer.Span[..sockaddr.Size].ToArray();
         _logger = logger;
         _backoff = new AcceptBackoff(time);
 
@@ -107,7 +113,7 @@ internal sealed class TcpRelay : IRelay
             }
 
             Log.Accepted(_logger, _logger.IsEnabled(LogLevel.Debug) ? client.RemoteEndPoint : null);
-            Start(new TcpConnection(client, _container, _logger, _options, _time, _dialFailures));
+            Start(new TcpConnection(client, _container, _containerSockaddr, _logger, _options, _time, _dialFailures));
         }
     }
 
