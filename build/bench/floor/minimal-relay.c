@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "minimal.h"
+
 #define BUFFER 16384
 
 struct conn;
@@ -35,8 +37,6 @@ struct conn {
     int connecting, closed;
 };
 
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
 
 static struct conn *dead[1024];
 static int ndead;
@@ -111,31 +111,10 @@ static void accept_all(int listener, int epoll, const struct sockaddr_in *backen
     }
 }
 
-static long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
-    int host_port = -1, container_port = -1;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "-host-port") == 0) host_port = atoi(argv[i + 1]);
-        if (strcmp(argv[i], "-container-port") == 0) container_port = atoi(argv[i + 1]);
-    }
-    const char *poll_us = getenv("MINIMAL_RELAY_BUSY_POLL_US");
-    long long busy_ns = poll_us ? atoll(poll_us) * 1000LL : 0;
-    if (host_port < 0 || container_port < 0) { write(3, "1\nusage\n", 8); return 2; }
-
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    struct sockaddr_in host = { .sin_family = AF_INET, .sin_port = htons((unsigned short)host_port) };
-    inet_pton(AF_INET, "127.0.0.1", &host.sin_addr);
-    struct sockaddr_in backend = host;
-    backend.sin_port = htons((unsigned short)container_port);
+    struct sockaddr_in host, backend;
+    if (minimal_start(argc, argv, &host, &backend) < 0) return 2;
 
     int one = 1;
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -153,15 +132,7 @@ int main(int argc, char **argv)
 
     struct epoll_event events[64];
     while (!stopping) {
-        int n = epoll_wait(epoll, events, 64, 0);
-        if (n == 0 && busy_ns > 0) {
-            long long deadline = now_ns() + busy_ns;
-            while (n == 0 && !stopping && now_ns() < deadline) {
-                sched_yield();
-                n = epoll_wait(epoll, events, 64, 0);
-            }
-        }
-        if (n == 0) n = epoll_wait(epoll, events, 64, -1);
+        int n = minimal_wait(epoll, events, 64);
         for (int i = 0; i < n; i++) {
             struct side *s = events[i].data.ptr;
             if (s == NULL) { accept_all(listener, epoll, &backend); continue; }
